@@ -1,0 +1,86 @@
+"""Settings from the environment or an ``assay.toml`` in the working folder.
+
+Precedence, highest first: explicit arguments, environment variables (``ASSAY_HOME``,
+``ASSAY_STORE_URL``, ``ASSAY_ARTIFACTS_URL``), ``assay.toml`` (keys ``home``, ``store_url``,
+``artifacts_url``, optionally under an ``[assay]`` table), then the defaults::
+
+    home          ~/.assay
+    store_url     sqlite:///<home>/assay.db
+    artifacts_url <home>/artifacts
+
+Example::
+
+    settings = Settings.load()
+    settings.store_url   # 'sqlite:////home/me/.assay/assay.db'
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from assay.errors import ConfigError
+
+__all__ = ["Settings"]
+
+_KEYS = ("home", "store_url", "artifacts_url")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where assay keeps its metadata and artifacts."""
+
+    home: Path
+    store_url: str
+    artifacts_url: str
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        home: str | os.PathLike[str] | None = None,
+        store_url: str | None = None,
+        artifacts_url: str | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> Settings:
+        """Resolve settings from arguments, environment and ``assay.toml`` (see module docs)."""
+        file_values = _read_toml(Path(cwd or os.getcwd()) / "assay.toml")
+        home_val = home or os.environ.get("ASSAY_HOME") or file_values.get("home") or "~/.assay"
+        home_path = Path(home_val).expanduser()
+        store = (
+            store_url
+            or os.environ.get("ASSAY_STORE_URL")
+            or file_values.get("store_url")
+            or f"sqlite:///{home_path / 'assay.db'}"
+        )
+        artifacts = (
+            artifacts_url
+            or os.environ.get("ASSAY_ARTIFACTS_URL")
+            or file_values.get("artifacts_url")
+            or str(home_path / "artifacts")
+        )
+        return cls(home=home_path, store_url=store, artifacts_url=artifacts)
+
+
+def _read_toml(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot parse {path}: {exc}. Fix the file or remove it.") from exc
+    table = data.get("assay", data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [assay] must be a table of settings")
+    unknown = sorted(set(table) - set(_KEYS) - {"assay"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {unknown}; known settings are {list(_KEYS)}")
+    out: dict[str, str] = {}
+    for key in _KEYS:
+        if key in table:
+            if not isinstance(table[key], str):
+                raise ConfigError(f"{path}: '{key}' must be a string, got {type(table[key]).__name__}")
+            out[key] = table[key]
+    return out

@@ -1,0 +1,1 @@
+"""Model registry: model versions, signatures, aliases, load-any-version-as-predictor."""

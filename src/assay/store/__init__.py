@@ -1,0 +1,19 @@
+"""The metadata store: SQLAlchemy models, queries, migrations. SQLite by default, PostgreSQL by URL."""
+
+from assay.store.database import Database
+from assay.store.migrate import current_revision, head_revision, upgrade
+
+__all__ = ["Database", "current_revision", "head_revision", "open_database", "upgrade"]
+
+_opened: dict[str, Database] = {}
+
+
+def open_database(url: str, *, migrate: bool = True) -> Database:
+    """A :class:`Database` for ``url``, its schema brought to head on first use in this process."""
+    db = _opened.get(url)
+    if db is None:
+        db = Database(url)
+        if migrate:
+            upgrade(db)
+        _opened[url] = db
+    return db
