@@ -169,7 +169,7 @@ def test_skops_with_custom_type_needs_trust(tmp_path: Path) -> None:
 def test_skops_with_dangerous_function_needs_trust(tmp_path: Path) -> None:
     model = FunctionTransformer(print).fit(NUMERIC)
     info = save_model(model, tmp_path)
-    with pytest.raises(UntrustedModelError, match="builtins.print"):
+    with pytest.raises(UntrustedModelError, match=r"builtins\.print"):
         load_model(tmp_path, info)
 
 

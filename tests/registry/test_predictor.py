@@ -26,7 +26,9 @@ SIG = infer_signature(X)
 
 def _load(model: object, tmp_path: Path, **kwargs: object) -> Predictor:
     info = save_model(model, tmp_path)
-    return Predictor.load(tmp_path, info, signature=SIG, name="churn", version=2, uri="models:/churn/2", **kwargs)
+    return Predictor.load(
+        tmp_path, info, signature=SIG, name="churn", version=2, uri="models:/churn/2", **kwargs
+    )
 
 
 def test_classifier_predicts_labels_and_probabilities(tmp_path: Path) -> None:
@@ -100,9 +102,8 @@ def test_without_signature_and_repr(tmp_path: Path) -> None:
     info = save_model(model, tmp_path)
     predictor = Predictor(model, info)
     np.testing.assert_array_equal(predictor.predict(X), model.predict(X))
-    assert repr(predictor) == (
-        "Predictor(<unnamed>, flavor='sklearn', model_class='sklearn.linear_model._logistic.LogisticRegression')"
-    )
+    cls = "sklearn.linear_model._logistic.LogisticRegression"
+    assert repr(predictor) == f"Predictor(<unnamed>, flavor='sklearn', model_class='{cls}')"
     named = Predictor(model, info, SIG, name="churn", version=2, uri="models:/churn/2")
     assert repr(named).startswith("Predictor('churn', version=2, flavor='sklearn'")
     assert "inputs=['tenure', 'spend']" in repr(named) and "uri='models:/churn/2'" in repr(named)

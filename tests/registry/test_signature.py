@@ -126,7 +126,7 @@ def test_wrong_dtype_is_named(frame: pd.DataFrame, sig: Signature) -> None:
         sig.validate(frame.assign(plan=[1.5, 2.5, 3.5]))
     assert info.value.column == "plan"
     assert "column 'plan' has dtype float64 but the model expects string" in str(info.value)
-    with pytest.raises(SchemaMismatchError, match="'tenure_months'.*expects integer") as info:
+    with pytest.raises(SchemaMismatchError, match=r"'tenure_months'.*expects integer"):
         sig.validate(frame.assign(tenure_months=[True, False, True]))  # bool is not widened to integer
     with pytest.raises(SchemaMismatchError, match="non-whole"):
         sig.validate(frame.assign(tenure_months=[1.5, 2.0, 3.0]))

@@ -177,7 +177,9 @@ class ArtifactStore:
                     h.update(chunk)
                     fout.write(chunk)
             if verify and h.hexdigest() != digest:
-                raise ArtifactStoreError(f"artifact object {digest} in {self.url} is corrupt (digest mismatch)")
+                raise ArtifactStoreError(
+                    f"artifact object {digest} in {self.url} is corrupt (digest mismatch)"
+                )
             os.replace(tmp, dest_path)
         finally:
             if tmp.exists():
@@ -189,8 +191,11 @@ class ArtifactStore:
         dest_path = Path(dest)
         if dest_path.is_dir():
             return dest_path
-        staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest_path.parent if dest_path.parent.exists()
-                                        else _mk(dest_path.parent)))
+        staging = Path(
+            tempfile.mkdtemp(
+                prefix=".tmp-", dir=dest_path.parent if dest_path.parent.exists() else _mk(dest_path.parent)
+            )
+        )
         try:
             for rel, digest in manifest.items():
                 self.download(digest, staging / safe_relative_path(rel))

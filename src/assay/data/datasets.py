@@ -46,7 +46,9 @@ class DatasetInfo:
         return asdict(self)
 
 
-def describe_dataset(source: str | os.PathLike[str] | pd.DataFrame, *, name: str | None = None) -> DatasetInfo:
+def describe_dataset(
+    source: str | os.PathLike[str] | pd.DataFrame, *, name: str | None = None
+) -> DatasetInfo:
     """Fingerprint, schema and row count of a file, a folder of files, or a DataFrame."""
     if isinstance(source, pd.DataFrame):
         return _describe_frame(source, name or "dataframe")
@@ -94,7 +96,7 @@ def _parquet_shape(files: list[Path]) -> tuple[dict[str, str], int | None]:
     for f in files:
         try:
             meta = pq.read_metadata(f)
-        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad footer
+        except Exception as exc:
             raise InvalidInputError(f"{f} is not a readable Parquet file: {exc}") from exc
         rows += meta.num_rows
         if not schema:

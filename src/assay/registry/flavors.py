@@ -272,7 +272,9 @@ def _load_xgboost(directory: Path, info: FlavorInfo, trusted: bool) -> object:
         )
     cls = getattr(importlib.import_module(module), name)
     if not (isinstance(cls, type) and issubclass(cls, xgb.XGBModel)):
-        raise ArtifactStoreError(f"'{info.model_class}' is not an xgboost model class; the metadata is corrupt.")
+        raise ArtifactStoreError(
+            f"'{info.model_class}' is not an xgboost model class; the metadata is corrupt."
+        )
     model = cls()
     model.load_model(path)
     return model
@@ -300,7 +302,7 @@ def _load_pickle(directory: Path, info: FlavorInfo, trusted: bool) -> object:
             "scikit-learn, LightGBM or XGBoost objects to get a safe format."
         )
     with open(directory / "model.pkl", "rb") as fh:
-        return pickle.load(fh)  # noqa: S301 - gated by trusted=True above
+        return pickle.load(fh)  # gated by trusted=True above
 
 
 _LOADERS: dict[str, Callable[[Path, FlavorInfo, bool], object]] = {
@@ -369,4 +371,6 @@ def _load_failed(directory: Path, info: FlavorInfo, exc: Exception) -> ArtifactS
             f"{type(exc).__name__}: {exc}. The file may be corrupt, or written by an incompatible "
             f"library version (saved with {saved})"
         )
-    return ArtifactStoreError(f"Could not load the {info.flavor} model {info.model_class} from {directory}: {cause}.")
+    return ArtifactStoreError(
+        f"Could not load the {info.flavor} model {info.model_class} from {directory}: {cause}."
+    )

@@ -182,7 +182,9 @@ class Predictor:
             try:
                 features = xgb.DMatrix(features, enable_categorical=True)
             except (ValueError, TypeError) as exc:
-                raise InvalidInputError(f"{self._label()}: input cannot be turned into a DMatrix: {exc}") from exc
+                raise InvalidInputError(
+                    f"{self._label()}: input cannot be turned into a DMatrix: {exc}"
+                ) from exc
         return self._call(self.model.predict, features)  # type: ignore[attr-defined]
 
     def _booster_objective(self) -> str:

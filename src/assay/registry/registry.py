@@ -114,18 +114,20 @@ class ModelRegistry:
     def _db(self) -> Any:
         return self._client.db
 
-    def log_model(
+    def save_to_run(
         self,
         run_id: str,
         model: Any,
-        name: str,
         *,
         input_example: Any = None,
-        description: str | None = None,
         artifact_path: str = "model",
-    ) -> ModelVersion:
-        """Save ``model`` with run ``run_id`` and register it as the next version of ``name``."""
-        _check_name(name)
+        name: str | None = None,
+    ) -> dict[str, Any]:
+        """Save ``model`` under the run's ``artifact_path`` without registering it.
+
+        Returns a dict with ``flavor`` (FlavorInfo), ``signature``, ``files`` ({path: digest}) and ``uri``;
+        the model loads with ``load_model("runs:/<run_id>/<artifact_path>")``.
+        """
         base = safe_relative_path(artifact_path)
         signature = infer_signature(input_example) if input_example is not None else None
         with tempfile.TemporaryDirectory(prefix="assay-model-") as tmp:
@@ -139,15 +141,43 @@ class ModelRegistry:
             }
             (folder / MODEL_META).write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
             files = sorted(p for p in folder.rglob("*") if p.is_file())
-            stored = {p.relative_to(folder).as_posix(): (self._client.artifacts.put_file(p), p.stat().st_size)
-                      for p in files}
-        manifest = {rel: digest for rel, (digest, _) in stored.items()}
-        user = current_user()
+            stored = {
+                p.relative_to(folder).as_posix(): (self._client.artifacts.put_file(p), p.stat().st_size)
+                for p in files
+            }
 
-        def register(conn: Any) -> int:
+        def record(conn: Any) -> None:
             rq.get_run_row(conn, run_id)
             for rel, (digest, size) in stored.items():
                 lq.record_artifact(conn, run_id, f"{base}/{rel}", digest, size)
+
+        self._db.retrying_write(record)
+        return {
+            "flavor": info,
+            "signature": meta["signature"],
+            "files": {rel: digest for rel, (digest, _) in stored.items()},
+            "uri": f"runs:/{run_id}/{base}",
+        }
+
+    def log_model(
+        self,
+        run_id: str,
+        model: Any,
+        name: str,
+        *,
+        input_example: Any = None,
+        description: str | None = None,
+        artifact_path: str = "model",
+    ) -> ModelVersion:
+        """Save ``model`` with run ``run_id`` and register it as the next version of ``name``."""
+        _check_name(name)
+        saved = self.save_to_run(
+            run_id, model, input_example=input_example, artifact_path=artifact_path, name=name
+        )
+        info: FlavorInfo = saved["flavor"]
+        user = current_user()
+
+        def register(conn: Any) -> int:
             version = mq.create_version(
                 conn,
                 name,
@@ -155,14 +185,20 @@ class ModelRegistry:
                     "run_id": run_id,
                     "flavor": info.flavor,
                     "flavor_info": info.to_dict(),
-                    "artifact_uri": f"runs:/{run_id}/{base}",
-                    "files": manifest,
-                    "signature": meta["signature"],
+                    "artifact_uri": saved["uri"],
+                    "files": saved["files"],
+                    "signature": saved["signature"],
                     "description": description,
                 },
             )
-            rq.append_event(conn, actor=user, action="model.register", entity_type="model_version",
-                            entity_id=f"{name}/{version}", payload={"run_id": run_id, "flavor": info.flavor})
+            rq.append_event(
+                conn,
+                actor=user,
+                action="model.register",
+                entity_type="model_version",
+                entity_id=f"{name}/{version}",
+                payload={"run_id": run_id, "flavor": info.flavor},
+            )
             return version
 
         version = self._db.retrying_write(register)
@@ -197,8 +233,14 @@ class ModelRegistry:
 
         def move(conn: Any) -> None:
             previous = mq.set_alias(conn, name, alias, version)
-            rq.append_event(conn, actor=user, action="model.alias", entity_type="model", entity_id=name,
-                            payload={"alias": alias, "version": version, "previous": previous})
+            rq.append_event(
+                conn,
+                actor=user,
+                action="model.alias",
+                entity_type="model",
+                entity_id=name,
+                payload={"alias": alias, "version": version, "previous": previous},
+            )
 
         self._db.retrying_write(move)
 
@@ -207,8 +249,14 @@ class ModelRegistry:
 
         def drop(conn: Any) -> None:
             previous = mq.delete_alias(conn, name, alias)
-            rq.append_event(conn, actor=user, action="model.alias_delete", entity_type="model", entity_id=name,
-                            payload={"alias": alias, "previous": previous})
+            rq.append_event(
+                conn,
+                actor=user,
+                action="model.alias_delete",
+                entity_type="model",
+                entity_id=name,
+                payload={"alias": alias, "previous": previous},
+            )
 
         self._db.retrying_write(drop)
 
@@ -224,7 +272,9 @@ class ModelRegistry:
                 raise NotFoundError(f"run {who!r} has no model at {base!r}; log one with run.log_model(...)")
             manifest = {a["path"][len(base) + 1 :]: a["digest"] for a in arts}
             if MODEL_META not in manifest:
-                raise NotFoundError(f"{uri}: artifacts exist under {base!r} but no {MODEL_META}; not an assay model")
+                raise NotFoundError(
+                    f"{uri}: artifacts exist under {base!r} but no {MODEL_META}; not an assay model"
+                )
             return uri, None, manifest
         with self._db.read() as conn:
             if kind == "alias":
@@ -247,7 +297,9 @@ class ModelRegistry:
             meta = json.loads((folder / MODEL_META).read_text(encoding="utf-8"))
             info = FlavorInfo.from_dict(meta["flavor"])
         except (OSError, ValueError, KeyError) as exc:
-            raise InvalidInputError(f"{uri}: {MODEL_META} is unreadable ({exc}); the model folder is corrupt") from exc
+            raise InvalidInputError(
+                f"{uri}: {MODEL_META} is unreadable ({exc}); the model folder is corrupt"
+            ) from exc
         sig = Signature.from_dict(meta["signature"]) if meta.get("signature") else None
         return Predictor.load(
             folder,

@@ -116,13 +116,13 @@ def column_kind(values: pd.Series) -> str | None:
         return "string"
     if isinstance(dtype, pd.DatetimeTZDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "M"):
         return "datetime"
-    if pd.api.types.is_bool_dtype(dtype) and dtype != object:
+    if pd.api.types.is_bool_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
         return "boolean"
     if pd.api.types.is_integer_dtype(dtype):
         return "integer"
     if pd.api.types.is_float_dtype(dtype):
         return "float"
-    if dtype == object or (isinstance(dtype, np.dtype) and dtype.kind == "U"):
+    if pd.api.types.is_object_dtype(dtype) or (isinstance(dtype, np.dtype) and dtype.kind == "U"):
         return _INFERRED_KIND.get(infer_dtype(values, skipna=True))
     return None
 
@@ -295,11 +295,9 @@ def _specs(frame: pd.DataFrame, what: str) -> tuple[ColumnSpec, ...]:
     for name in frame.columns:
         kind = column_kind(frame[name])
         if kind is None:
-            found = frame[name].dtype
-            detail = f"{found} holding {infer_dtype(frame[name], skipna=True)} values" if found == object else found
             raise InvalidInputError(
-                f"Cannot infer a kind for column '{name}' of {what} (dtype {detail}); cast it to one of "
-                f"integer, float, boolean, string, category or datetime first."
+                f"Cannot infer a kind for column '{name}' of {what} (dtype {_describe(frame[name])}); "
+                "cast it to one of integer, float, boolean, string, category or datetime first."
             )
         specs.append(ColumnSpec(name, kind))
     return tuple(specs)
@@ -322,7 +320,9 @@ def _to_frame(data: Any, names: list[str]) -> pd.DataFrame:
         try:
             frame = pd.DataFrame([dict(data)]) if _is_scalar_record(data) else pd.DataFrame(dict(data))
         except ValueError as exc:
-            raise InvalidInputError(f"input dict could not be read as columns of equal length: {exc}") from exc
+            raise InvalidInputError(
+                f"input dict could not be read as columns of equal length: {exc}"
+            ) from exc
         return _string_columns(frame, "input")
     if isinstance(data, list | tuple) and data and all(isinstance(row, Mapping) for row in data):
         return _string_columns(pd.DataFrame(list(data)), "input")
@@ -333,7 +333,9 @@ def _to_frame(data: Any, names: list[str]) -> pd.DataFrame:
         array = np.asarray(rows, dtype=object) if isinstance(rows, list) else rows
         if array.ndim != 2:
             hint = " (for one row use array.reshape(1, -1))" if array.ndim == 1 else ""
-            raise InvalidInputError(f"array input must be 2-D (rows × columns); got shape {array.shape}{hint}.")
+            raise InvalidInputError(
+                f"array input must be 2-D (rows × columns); got shape {array.shape}{hint}."
+            )
         if array.shape[1] != len(names):
             raise InvalidInputError(
                 f"array input has {array.shape[1]} columns but the model signature has {len(names)} "
@@ -348,7 +350,7 @@ def _to_frame(data: Any, names: list[str]) -> pd.DataFrame:
 
 
 def _describe(values: pd.Series) -> str:
-    if values.dtype == object:
+    if pd.api.types.is_object_dtype(values.dtype):
         return f"object (holding {infer_dtype(values, skipna=True)} values)"
     return str(values.dtype)
 
@@ -365,7 +367,9 @@ def _coerce(values: pd.Series, spec: ColumnSpec) -> pd.Series:
     if len(values) == 0 or bool(missing.all()):
         if column_kind(values) == expected:
             return values
-        return pd.Series([None] * len(values), index=values.index, dtype=object).astype(_MISSING_DTYPE[expected])
+        return pd.Series([None] * len(values), index=values.index, dtype=object).astype(
+            _MISSING_DTYPE[expected]
+        )
     actual = column_kind(values)
     if actual == expected:
         return values

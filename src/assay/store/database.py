@@ -147,7 +147,7 @@ def _tune_sqlite(engine: Engine) -> None:
                 try:
                     cur.execute("PRAGMA journal_mode = WAL")
                     break
-                except Exception:  # noqa: BLE001 - sqlite3.OperationalError while another process holds a lock
+                except Exception:
                     time.sleep(0.1)
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")

@@ -25,12 +25,16 @@ __all__ = [
 def get_model_id(conn: Connection, name: str) -> int:
     mid = conn.execute(select(RegisteredModel.id).where(RegisteredModel.name == name)).scalar()
     if mid is None:
-        known = list(conn.execute(select(RegisteredModel.name).order_by(RegisteredModel.name).limit(20)).scalars())
+        known = list(
+            conn.execute(select(RegisteredModel.name).order_by(RegisteredModel.name).limit(20)).scalars()
+        )
         raise NotFoundError(f"model {name!r} not found; registered models: {known}")
     return mid
 
 
-def create_version(conn: Connection, name: str, values: dict[str, Any], *, description: str | None = None) -> int:
+def create_version(
+    conn: Connection, name: str, values: dict[str, Any], *, description: str | None = None
+) -> int:
     """Insert the next version of ``name`` (model created if new); return its number.
 
     Runs inside a write transaction: ``BEGIN IMMEDIATE`` serialises writers on SQLite, and on
@@ -45,7 +49,9 @@ def create_version(conn: Connection, name: str, values: dict[str, Any], *, descr
     mid = get_model_id(conn, name)
     if conn.dialect.name == "postgresql":  # serialise version numbering per model
         conn.execute(select(RegisteredModel.id).where(RegisteredModel.id == mid).with_for_update())
-    nxt = (conn.execute(select(func.max(ModelVersion.version)).where(ModelVersion.model_id == mid)).scalar() or 0) + 1
+    nxt = (
+        conn.execute(select(func.max(ModelVersion.version)).where(ModelVersion.model_id == mid)).scalar() or 0
+    ) + 1
     conn.execute(ModelVersion.__table__.insert().values(model_id=mid, version=nxt, created_ms=ts, **values))
     conn.execute(update(RegisteredModel).where(RegisteredModel.id == mid).values(updated_ms=ts))
     return nxt
@@ -58,8 +64,11 @@ def get_version_row(conn: Connection, name: str, version: int) -> Any:
     ).first()
     if row is None:
         versions = list(
-            conn.execute(select(ModelVersion.version).where(ModelVersion.model_id == mid).order_by(ModelVersion.version))
-            .scalars()
+            conn.execute(
+                select(ModelVersion.version)
+                .where(ModelVersion.model_id == mid)
+                .order_by(ModelVersion.version)
+            ).scalars()
         )
         raise NotFoundError(f"model {name!r} has no version {version}; its versions are {versions}")
     return row
@@ -94,7 +103,8 @@ def set_alias(conn: Connection, name: str, alias: str, version: int) -> int | No
     previous = conn.execute(select(Alias.version).where(Alias.model_id == mid, Alias.alias == alias)).scalar()
     stmt = _upsert(conn)(Alias).values(model_id=mid, alias=alias, version=version, updated_ms=now_ms())
     stmt = stmt.on_conflict_do_update(
-        index_elements=["model_id", "alias"], set_={"version": stmt.excluded.version, "updated_ms": stmt.excluded.updated_ms}
+        index_elements=["model_id", "alias"],
+        set_={"version": stmt.excluded.version, "updated_ms": stmt.excluded.updated_ms},
     )
     conn.execute(stmt)
     return previous
@@ -104,7 +114,9 @@ def delete_alias(conn: Connection, name: str, alias: str) -> int:
     mid = get_model_id(conn, name)
     previous = conn.execute(select(Alias.version).where(Alias.model_id == mid, Alias.alias == alias)).scalar()
     if previous is None:
-        raise NotFoundError(f"model {name!r} has no alias {alias!r}; aliases: {sorted(aliases_of(conn, name))}")
+        raise NotFoundError(
+            f"model {name!r} has no alias {alias!r}; aliases: {sorted(aliases_of(conn, name))}"
+        )
     conn.execute(delete(Alias).where(Alias.model_id == mid, Alias.alias == alias))
     return previous
 

@@ -39,7 +39,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _upsert(conn: Connection):  # noqa: ANN202 - dialect-specific Insert constructor
+def _upsert(conn: Connection):
     return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
@@ -76,7 +76,9 @@ def insert_params(conn: Connection, run_id: str, params: dict[str, str]) -> None
     if not params:
         return
     existing = dict(
-        conn.execute(select(Param.key, Param.value).where(Param.run_id == run_id, Param.key.in_(list(params))))
+        conn.execute(
+            select(Param.key, Param.value).where(Param.run_id == run_id, Param.key.in_(list(params)))
+        )
         .tuples()
         .all()
     )
@@ -132,7 +134,8 @@ def insert_metrics(conn: Connection, points: Sequence[MetricPoint]) -> None:
     stmt = stmt.on_conflict_do_update(
         index_elements=["run_id", "key"],
         set_={"value": ex.value, "step": ex.step, "ts_ms": ex.ts_ms},
-        where=(ex.step > LatestMetric.step) | and_(ex.step == LatestMetric.step, ex.ts_ms >= LatestMetric.ts_ms),
+        where=(ex.step > LatestMetric.step)
+        | and_(ex.step == LatestMetric.step, ex.ts_ms >= LatestMetric.ts_ms),
     )
     conn.execute(
         stmt,
@@ -161,12 +164,23 @@ def set_run_status(conn: Connection, run_id: str, status: str, end_ms: int | Non
 
 
 def append_event(
-    conn: Connection, *, actor: str, action: str, entity_type: str, entity_id: str, payload: dict | None = None
+    conn: Connection,
+    *,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    payload: dict | None = None,
 ) -> None:
     """Append to the event log (who did what, when). Never updated or deleted."""
     conn.execute(
         insert(Event).values(
-            ts_ms=now_ms(), actor=actor, action=action, entity_type=entity_type, entity_id=entity_id, payload=payload
+            ts_ms=now_ms(),
+            actor=actor,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            payload=payload,
         )
     )
 
@@ -179,7 +193,7 @@ def count_runs(conn: Connection, project_id: int | None = None) -> int:
 
 
 def run_details(conn: Connection, run_ids: Iterable[str]) -> dict[str, dict[str, dict[str, Any]]]:
-    """Params, latest metrics and tags of the given runs: ``{run_id: {"params": .., "metrics": .., "tags": ..}}``."""
+    """Params, latest metrics and tags of the given runs, as ``{run_id: {"params"|"metrics"|"tags": {..}}}``."""
     ids = list(run_ids)
     out: dict[str, dict[str, dict[str, Any]]] = {i: {"params": {}, "metrics": {}, "tags": {}} for i in ids}
     if not ids:

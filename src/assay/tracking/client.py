@@ -119,8 +119,14 @@ class Client:
             )
             if tags:
                 rq.upsert_tags(conn, run_id, {_validate_key(k, "tag"): _as_text(v) for k, v in tags.items()})
-            rq.append_event(conn, actor=user, action="run.start", entity_type="run", entity_id=run_id,
-                            payload={"project": project, "name": run_name})
+            rq.append_event(
+                conn,
+                actor=user,
+                action="run.start",
+                entity_type="run",
+                entity_id=run_id,
+                payload={"project": project, "name": run_name},
+            )
 
         self.db.retrying_write(create)
         return Run(self, run_id, project, run_name, active=True)
@@ -165,7 +171,9 @@ class Client:
 
         def end(conn: Any) -> None:
             rq.set_run_status(conn, run_id, status, rq.now_ms())
-            rq.append_event(conn, actor=current_user(), action=f"run.{status}", entity_type="run", entity_id=run_id)
+            rq.append_event(
+                conn, actor=current_user(), action=f"run.{status}", entity_type="run", entity_id=run_id
+            )
 
         self.db.retrying_write(end)
 
@@ -179,11 +187,15 @@ class Client:
         text = {_validate_key(k, "tag"): _as_text(v) for k, v in tags.items()}
         self.db.retrying_write(lambda conn: rq.upsert_tags(conn, run_id, text))
 
-    def log_metric(self, run_id: str, key: str, value: float, step: int = 0, timestamp: float | None = None) -> None:
+    def log_metric(
+        self, run_id: str, key: str, value: float, step: int = 0, timestamp: float | None = None
+    ) -> None:
         """Queue one point for any run by id (the Run handle's method is the usual way)."""
         Run(self, run_id, "", "", active=True).log_metric(key, value, step=step, timestamp=timestamp)
 
-    def log_batch(self, run_id: str, points: list[tuple[str, float, int]], *, timestamp: float | None = None) -> None:
+    def log_batch(
+        self, run_id: str, points: list[tuple[str, float, int]], *, timestamp: float | None = None
+    ) -> None:
         """Queue many ``(key, value, step)`` points at once (bulk import)."""
         ts = int((timestamp if timestamp is not None else pd.Timestamp.now(tz="UTC").timestamp()) * 1000)
         batch = []
@@ -192,7 +204,9 @@ class Client:
             try:
                 batch.append((run_id, key, float(value), int(step), ts))
             except (TypeError, ValueError):
-                raise InvalidInputError(f"metric {key!r}: value {value!r} / step {step!r} not numeric") from None
+                raise InvalidInputError(
+                    f"metric {key!r}: value {value!r} / step {step!r} not numeric"
+                ) from None
         self._writer.put_many(batch)
 
     def flush(self) -> None:
@@ -210,15 +224,21 @@ class Client:
         return rows
 
     # -- datasets and artifacts --------------------------------------------------------------------
-    def log_dataset(self, run_id: str, source: Any, *, role: str = "train", name: str | None = None) -> dict[str, Any]:
+    def log_dataset(
+        self, run_id: str, source: Any, *, role: str = "train", name: str | None = None
+    ) -> dict[str, Any]:
         info = describe_dataset(source, name=name)
         _validate_key(role, "dataset role")
 
         def link(conn: Any) -> int:
             rq.get_run_row(conn, run_id)
             dv_id, _ = lq.get_or_create_dataset_version(
-                conn, name=info.name, fingerprint=info.fingerprint, schema=info.schema,
-                num_rows=info.num_rows, source_uri=info.source_uri,
+                conn,
+                name=info.name,
+                fingerprint=info.fingerprint,
+                schema=info.schema,
+                num_rows=info.num_rows,
+                source_uri=info.source_uri,
             )
             lq.add_run_input(conn, run_id, dv_id, role)
             return dv_id
@@ -226,11 +246,15 @@ class Client:
         dv_id = self.db.retrying_write(link)
         return {"dataset_version_id": dv_id, "role": role, **info.to_dict()}
 
-    def log_artifact(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> str:
+    def log_artifact(
+        self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> str:
         src = Path(local_path)
         if src.is_dir():
             base = safe_relative_path(artifact_path or src.name)
-            files = [(p, f"{base}/{p.relative_to(src).as_posix()}") for p in sorted(src.rglob("*")) if p.is_file()]
+            files = [
+                (p, f"{base}/{p.relative_to(src).as_posix()}") for p in sorted(src.rglob("*")) if p.is_file()
+            ]
         elif src.is_file():
             files = [(src, safe_relative_path(artifact_path or src.name))]
         else:
@@ -269,12 +293,12 @@ class Client:
     def search_runs(
         self,
         project: str | list[str] | None = None,
-        filter: str | None = None,  # noqa: A002 - the name users expect
+        filter: str | None = None,
         order_by: list[str] | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> pd.DataFrame:
-        """Runs matching a filter such as ``"metrics.auc > 0.85 and params.num_leaves = 31"``, as a DataFrame."""
+        """Runs matching a filter such as ``metrics.auc > 0.85 and params.num_leaves = 31``, as a DataFrame."""
         from assay.tracking.search import search_runs
 
         self.flush()
@@ -283,8 +307,9 @@ class Client:
             if project is not None:
                 names = [project] if isinstance(project, str) else list(project)
                 project_ids = [rq.get_project_id(conn, n) for n in names]
-            return search_runs(conn, project_ids=project_ids, filter=filter, order_by=order_by,
-                               limit=limit, offset=offset)
+            return search_runs(
+                conn, project_ids=project_ids, filter=filter, order_by=order_by, limit=limit, offset=offset
+            )
 
     def list_projects(self) -> list[str]:
         from sqlalchemy import select

@@ -230,7 +230,9 @@ def _tokenize(text: str) -> list[_Token]:
         elif m := _NUMBER_RE.match(text, i):
             end = m.end()
             if end < n and _IDENT_CHAR.match(text, end):
-                raise FilterSyntaxError(f"invalid number {text[i:end + 1]!r}...", text=text, position=i)
+                bad = _IDENT_RE.match(text, end)
+                word = text[i : bad.end() if bad else end + 1]
+                raise FilterSyntaxError(f"invalid number {word!r}", text=text, position=i)
             raw = m.group()
             number: int | float = int(raw) if _INT_RE.fullmatch(raw) and abs(int(raw)) < 2**63 else float(raw)
             tokens.append(_Token("number", raw, i, end, number))
@@ -318,7 +320,7 @@ class _Parser:
         if tok.kind != "ident" or tok.text.lower() in _KEYWORDS:
             what = "unexpected end of filter" if tok.kind == "eof" else f"unexpected {tok.describe()}"
             raise self.error(f"{what}: expected a comparison such as metrics.auc > 0.9", tok.pos)
-        entity, key, key_pos = self.parse_field(tok)
+        entity, key, _ = self.parse_field(tok)
         op, op_pos = self.parse_op(entity, key)
         node = Comparison(entity, key, op, None, tok.pos)
         if op in NULL_OPS:
@@ -331,7 +333,6 @@ class _Parser:
         lit = self.peek()
         value = self.parse_literal()
         self.check_literal(entity, key, op, value, lit.pos, op_pos)
-        del key_pos
         return Comparison(entity, key, op, value, tok.pos)
 
     def parse_field(self, tok: _Token) -> tuple[Entity, str, int]:
@@ -424,14 +425,12 @@ class _Parser:
         name = f"{entity}.{key}"
         is_number = isinstance(value, int | float) and not isinstance(value, bool)
         if op in LIKE_OPS:
-            if entity == "metrics" or key in TIME_ATTRIBUTES and entity == "attributes":
+            if entity == "metrics" or (key in TIME_ATTRIBUTES and entity == "attributes"):
                 raise self.error(f"{name} is numeric: '{op}' needs a text field", op_pos)
             if not isinstance(value, str):
                 raise self.error(f"'{op}' needs a quoted pattern, got {value!r}", pos)
-            if len(value) - len(value.rstrip("\\")) % 2 == 1 and value.endswith("\\"):
-                trailing = len(value) - len(value.rstrip("\\"))
-                if trailing % 2 == 1:
-                    raise self.error("a like pattern cannot end with a lone escape '\\'", pos)
+            if (len(value) - len(value.rstrip("\\"))) % 2 == 1:
+                raise self.error("a like pattern cannot end with a lone escape '\\'", pos)
             return
         if entity == "metrics":
             if not is_number:

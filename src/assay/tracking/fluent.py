@@ -62,8 +62,9 @@ def set_client(client: Client | None) -> None:
         _client = client
 
 
-def start_run(project: str = "default", name: str | None = None, tags: dict[str, Any] | None = None,
-              **kwargs: Any) -> Run:
+def start_run(
+    project: str = "default", name: str | None = None, tags: dict[str, Any] | None = None, **kwargs: Any
+) -> Run:
     """Start a run and make it the active one; use ``with`` so it ends (and fails) properly."""
     run = get_client().start_run(project, name, tags, **kwargs)
     _stack.append(run)
@@ -102,8 +103,9 @@ def set_tags(tags: dict[str, Any]) -> None:
     active_run().set_tags(tags)
 
 
-def log_dataset(source: str | os.PathLike[str] | pd.DataFrame, role: str = "train",
-                name: str | None = None) -> dict[str, Any]:
+def log_dataset(
+    source: str | os.PathLike[str] | pd.DataFrame, role: str = "train", name: str | None = None
+) -> dict[str, Any]:
     return active_run().log_dataset(source, role=role, name=name)
 
 
@@ -119,8 +121,12 @@ def get_run(run_id: str) -> Run:
     return get_client().get_run(run_id)
 
 
-def search_runs(project: str | list[str] | None = None, filter: str | None = None,  # noqa: A002
-                order_by: list[str] | None = None, limit: int | None = None) -> pd.DataFrame:
+def search_runs(
+    project: str | list[str] | None = None,
+    filter: str | None = None,
+    order_by: list[str] | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
     return get_client().search_runs(project=project, filter=filter, order_by=order_by, limit=limit)
 
 

@@ -7,7 +7,6 @@ re-logged with a different value) is raised where it happened.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from datetime import UTC, datetime
@@ -57,7 +56,9 @@ class Run:
         return f"<Run {self.id} project={self.project!r} name={self.name!r}>"
 
     # -- logging ---------------------------------------------------------------------------------
-    def log_metric(self, key: str, value: float, step: int | None = None, timestamp: float | None = None) -> None:
+    def log_metric(
+        self, key: str, value: float, step: int | None = None, timestamp: float | None = None
+    ) -> None:
         """Queue one metric point; returns in about a microsecond (written in the background).
 
         ``step`` defaults to one more than the last step logged for this key in this run (0 first).
@@ -75,17 +76,21 @@ class Run:
         if step is None:
             step = self._steps.get(key, 0)
         elif step.__class__ is not int:
-            if isinstance(step, bool) or not isinstance(step, int) and not hasattr(step, "__index__"):
+            if isinstance(step, bool) or (not isinstance(step, int) and not hasattr(step, "__index__")):
                 raise InvalidInputError(f"metric step must be an integer; got {step!r}")
             step = int(step)
         self._steps[key] = step + 1
         ts = int(_time() * 1000) if timestamp is None else int(timestamp * 1000)
         self._put((self.id, key, v, step, ts))
 
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None, timestamp: float | None = None) -> None:
+    def log_metrics(
+        self, metrics: dict[str, float], step: int | None = None, timestamp: float | None = None
+    ) -> None:
         """Queue several metrics at one step."""
         if not isinstance(metrics, dict):
-            raise InvalidInputError(f"log_metrics needs a dict of name → number; got {type(metrics).__name__}")
+            raise InvalidInputError(
+                f"log_metrics needs a dict of name → number; got {type(metrics).__name__}"
+            )
         ts = _time() if timestamp is None else timestamp
         for key, value in metrics.items():
             self.log_metric(key, value, step=step, timestamp=ts)
@@ -94,7 +99,7 @@ class Run:
         self.log_params({key: value})
 
     def log_params(self, params: dict[str, Any]) -> None:
-        """Record hyper-parameters (stored as text). Re-logging a key with another value raises ConflictError."""
+        """Record hyper-parameters (stored as text); re-logging a key with another value is a ConflictError."""
         self._require_active("log params")
         self._client.log_params(self.id, params)
 
@@ -130,7 +135,12 @@ class Run:
         self._require_active("log a model")
         self.flush()
         return self._client.log_model(
-            self.id, model, name, input_example=input_example, description=description, artifact_path=artifact_path
+            self.id,
+            model,
+            name,
+            input_example=input_example,
+            description=description,
+            artifact_path=artifact_path,
         )
 
     def flush(self) -> None:
@@ -207,5 +217,3 @@ class Run:
 
 def ms_to_datetime(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
-
-

@@ -91,7 +91,9 @@ class BackgroundWriter:
         if not marker.done.wait(timeout):
             raise StoreError(f"metrics were not written within {timeout} s; the store may be overloaded")
         if marker.error is not None:
-            raise StoreError(f"writing metrics to {self.db.safe_url} failed: {marker.error}") from marker.error
+            raise StoreError(
+                f"writing metrics to {self.db.safe_url} failed: {marker.error}"
+            ) from marker.error
 
     def close(self) -> None:
         """Flush and stop the thread."""
@@ -132,10 +134,14 @@ class BackgroundWriter:
                         self.db.retrying_write(lambda conn, batch=pending: insert_metrics(conn, batch))
                         pending = []
                     except StoreError as exc:  # store unreachable: keep the batch, retry next tick
-                        log.warning("assay: writing %d metric points failed, will retry: %s", len(pending), exc)
+                        log.warning(
+                            "assay: writing %d metric points failed, will retry: %s", len(pending), exc
+                        )
                         self._error = error = exc
-                    except Exception as exc:  # noqa: BLE001 - permanent (e.g. the run was deleted): drop, report
-                        log.error("assay: dropping %d metric points that cannot be written: %s", len(pending), exc)
+                    except Exception as exc:
+                        log.error(
+                            "assay: dropping %d metric points that cannot be written: %s", len(pending), exc
+                        )
                         self._error = error = exc
                         pending = []
                 for m in markers:
@@ -156,5 +162,5 @@ def _flush_all() -> None:
     for w in list(_writers):
         try:
             w.flush(timeout=60)
-        except Exception as exc:  # noqa: BLE001 - at exit, report and go on
+        except Exception as exc:
             log.error("assay: could not flush metrics at exit: %s", exc)
