@@ -83,7 +83,7 @@ def _xgb_booster() -> xgb.Booster:
 # name -> (build, prediction input, expected flavor)
 CASES: dict[str, tuple[Callable[[], Any], pd.DataFrame, str]] = {
     "logistic": (lambda: LogisticRegression().fit(NUMERIC, LABELS), NUMERIC, "sklearn"),
-    "logistic_numpy": (lambda: LinearRegression().fit(NUMERIC.to_numpy(), LABELS), NUMERIC, "sklearn"),
+    "linear_on_numpy": (lambda: LinearRegression().fit(NUMERIC.to_numpy(), LABELS), NUMERIC, "sklearn"),
     "pipeline_onehot": (_pipeline, FRAME, "sklearn"),
     "hist_gb": (lambda: HistGradientBoostingClassifier(max_iter=10).fit(NUMERIC, LABELS), NUMERIC, "sklearn"),
     "lgbm_classifier": (

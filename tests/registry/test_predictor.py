@@ -26,9 +26,7 @@ SIG = infer_signature(X)
 
 def _load(model: object, tmp_path: Path, **kwargs: object) -> Predictor:
     info = save_model(model, tmp_path)
-    return Predictor.load(
-        tmp_path, info, signature=SIG, name="churn", version=2, uri="models:/churn/2", **kwargs
-    )
+    return Predictor.load(tmp_path, info, signature=SIG, name="churn", version=2, uri="models:/churn/2", **kwargs)
 
 
 def test_classifier_predicts_labels_and_probabilities(tmp_path: Path) -> None:
@@ -112,5 +110,26 @@ def test_without_signature_and_repr(tmp_path: Path) -> None:
 def test_model_failure_is_typed(tmp_path: Path) -> None:
     model = LogisticRegression().fit(X, Y)
     predictor = Predictor(model, save_model(model, tmp_path))
+    with pytest.raises(InvalidInputError, match="could not score"):
+        predictor.predict(X[["tenure"]])
+
+
+def test_categories_arrive_as_strings(tmp_path: Path) -> None:
+    """A REST request carries strings; the signature turns them into the category the model was fit on."""
+    frame = X.assign(plan=pd.Categorical(RNG.choice(["free", "pro", "team"], N)))
+    labels = (frame["plan"] == "team").astype(int).to_numpy()
+    model = lgb.LGBMClassifier(n_estimators=10, num_leaves=7, verbose=-1).fit(frame, labels)
+    info = save_model(model, tmp_path)
+    predictor = Predictor.load(tmp_path, info, signature=infer_signature(frame))
+    request = {"tenure": [10.0, 10.0], "spend": [50.0, 50.0], "plan": ["team", "free"]}
+    expected = model.predict_proba(pd.DataFrame(request).astype({"plan": frame["plan"].dtype}))
+    np.testing.assert_array_equal(predictor.predict_proba(request), expected)
+    single = predictor.predict_proba({"tenure": 10.0, "spend": 50.0, "plan": "team"})
+    np.testing.assert_array_equal(single, expected[:1])
+
+
+def test_booster_failure_is_typed(tmp_path: Path) -> None:
+    booster = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(X, Y), num_boost_round=2)
+    predictor = Predictor(booster, save_model(booster, tmp_path))  # no signature: the booster sees bad width
     with pytest.raises(InvalidInputError, match="could not score"):
         predictor.predict(X[["tenure"]])

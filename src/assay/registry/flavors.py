@@ -272,9 +272,7 @@ def _load_xgboost(directory: Path, info: FlavorInfo, trusted: bool) -> object:
         )
     cls = getattr(importlib.import_module(module), name)
     if not (isinstance(cls, type) and issubclass(cls, xgb.XGBModel)):
-        raise ArtifactStoreError(
-            f"'{info.model_class}' is not an xgboost model class; the metadata is corrupt."
-        )
+        raise ArtifactStoreError(f"'{info.model_class}' is not an xgboost model class; the metadata is corrupt.")
     model = cls()
     model.load_model(path)
     return model
@@ -371,6 +369,4 @@ def _load_failed(directory: Path, info: FlavorInfo, exc: Exception) -> ArtifactS
             f"{type(exc).__name__}: {exc}. The file may be corrupt, or written by an incompatible "
             f"library version (saved with {saved})"
         )
-    return ArtifactStoreError(
-        f"Could not load the {info.flavor} model {info.model_class} from {directory}: {cause}."
-    )
+    return ArtifactStoreError(f"Could not load the {info.flavor} model {info.model_class} from {directory}: {cause}.")

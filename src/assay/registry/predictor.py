@@ -173,7 +173,11 @@ class Predictor:
     def _call(self, method: Any, features: Any) -> np.ndarray:
         try:
             return np.asarray(method(features))
-        except (ValueError, TypeError, KeyError) as exc:
+        except Exception as exc:
+            # Bad input shows up as ValueError/TypeError/KeyError, or LightGBMError (not a ValueError).
+            library_error = type(exc).__module__.startswith(("lightgbm", "xgboost"))
+            if not (library_error or isinstance(exc, ValueError | TypeError | KeyError)):
+                raise
             raise InvalidInputError(f"{self._label()} could not score the input: {exc}") from exc
 
     def _booster_predict(self, features: Any) -> np.ndarray:
@@ -182,9 +186,7 @@ class Predictor:
             try:
                 features = xgb.DMatrix(features, enable_categorical=True)
             except (ValueError, TypeError) as exc:
-                raise InvalidInputError(
-                    f"{self._label()}: input cannot be turned into a DMatrix: {exc}"
-                ) from exc
+                raise InvalidInputError(f"{self._label()}: input cannot be turned into a DMatrix: {exc}") from exc
         return self._call(self.model.predict, features)  # type: ignore[attr-defined]
 
     def _booster_objective(self) -> str:

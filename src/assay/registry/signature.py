@@ -186,9 +186,7 @@ class Signature:
 
     def _repr_html_(self) -> str:
         def rows(specs: Sequence[ColumnSpec], part: str) -> str:
-            return "".join(
-                f"<tr><td>{part}</td><td>{html.escape(s.name)}</td><td>{s.dtype}</td></tr>" for s in specs
-            )
+            return "".join(f"<tr><td>{part}</td><td>{html.escape(s.name)}</td><td>{s.dtype}</td></tr>" for s in specs)
 
         body = rows(self.inputs, "input") + rows(self.outputs or (), "output")
         return f"<table><tr><th></th><th>column</th><th>kind</th></tr>{body}</table>"
@@ -320,9 +318,7 @@ def _to_frame(data: Any, names: list[str]) -> pd.DataFrame:
         try:
             frame = pd.DataFrame([dict(data)]) if _is_scalar_record(data) else pd.DataFrame(dict(data))
         except ValueError as exc:
-            raise InvalidInputError(
-                f"input dict could not be read as columns of equal length: {exc}"
-            ) from exc
+            raise InvalidInputError(f"input dict could not be read as columns of equal length: {exc}") from exc
         return _string_columns(frame, "input")
     if isinstance(data, list | tuple) and data and all(isinstance(row, Mapping) for row in data):
         return _string_columns(pd.DataFrame(list(data)), "input")
@@ -333,9 +329,7 @@ def _to_frame(data: Any, names: list[str]) -> pd.DataFrame:
         array = np.asarray(rows, dtype=object) if isinstance(rows, list) else rows
         if array.ndim != 2:
             hint = " (for one row use array.reshape(1, -1))" if array.ndim == 1 else ""
-            raise InvalidInputError(
-                f"array input must be 2-D (rows × columns); got shape {array.shape}{hint}."
-            )
+            raise InvalidInputError(f"array input must be 2-D (rows × columns); got shape {array.shape}{hint}.")
         if array.shape[1] != len(names):
             raise InvalidInputError(
                 f"array input has {array.shape[1]} columns but the model signature has {len(names)} "
@@ -367,9 +361,7 @@ def _coerce(values: pd.Series, spec: ColumnSpec) -> pd.Series:
     if len(values) == 0 or bool(missing.all()):
         if column_kind(values) == expected:
             return values
-        return pd.Series([None] * len(values), index=values.index, dtype=object).astype(
-            _MISSING_DTYPE[expected]
-        )
+        return pd.Series([None] * len(values), index=values.index, dtype=object).astype(_MISSING_DTYPE[expected])
     actual = column_kind(values)
     if actual == expected:
         return values

@@ -93,7 +93,7 @@ def list_versions(conn: Connection, name: str) -> list[Any]:
 
 def aliases_of(conn: Connection, name: str) -> dict[str, int]:
     mid = get_model_id(conn, name)
-    return dict(conn.execute(select(Alias.alias, Alias.version).where(Alias.model_id == mid)).tuples().all())
+    return dict(conn.execute(select(Alias.alias, Alias.version).where(Alias.model_id == mid)).all())
 
 
 def set_alias(conn: Connection, name: str, alias: str, version: int) -> int | None:

@@ -79,7 +79,6 @@ def insert_params(conn: Connection, run_id: str, params: dict[str, str]) -> None
         conn.execute(
             select(Param.key, Param.value).where(Param.run_id == run_id, Param.key.in_(list(params)))
         )
-        .tuples()
         .all()
     )
     clashes = {k: (existing[k], v) for k, v in params.items() if k in existing and existing[k] != v}

@@ -345,9 +345,7 @@ class _Parser:
         raw_entity, key = tok.text.split(".", 1)
         entity = ENTITIES.get(raw_entity.lower())
         if entity is None:
-            raise self.error(
-                f"unknown entity {raw_entity!r}: use metrics, params, tags or attributes", tok.pos
-            )
+            raise self.error(f"unknown entity {raw_entity!r}: use metrics, params, tags or attributes", tok.pos)
         key_pos = tok.pos + len(raw_entity) + 1
         if not key:
             nxt = self.peek()

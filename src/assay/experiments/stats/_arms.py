@@ -110,9 +110,7 @@ def require(stats: tuple[object, object], types: type | tuple[type, ...], owner:
     """Raise a helpful error when a function receives the wrong statistics type."""
     for name, s in zip(("control", "treatment"), stats, strict=True):
         if not isinstance(s, types):
-            raise InvalidInputError(
-                f"The {name!r} parameter of {owner} must be {hint}. Got {type(s).__name__}."
-            )
+            raise InvalidInputError(f"The {name!r} parameter of {owner} must be {hint}. Got {type(s).__name__}.")
     if type(stats[0]) is not type(stats[1]):
         raise InvalidInputError(
             f"{owner} needs both arms as the same statistics type; got {type(stats[0]).__name__} and "

@@ -48,9 +48,10 @@ def count(value: Any, name: str, owner: str, minimum: int = 0) -> int:
     """An integer ``>= minimum``; integral floats (as SQL engines return them) are accepted."""
     if isinstance(value, bool):
         raise fail(name, owner, f"an integer >= {minimum}", value)
-    if isinstance(value, numbers.Integral):
-        out = int(value)
-    elif isinstance(value, numbers.Real) and math.isfinite(float(value)) and float(value).is_integer():
+    integral = isinstance(value, numbers.Integral) or (
+        isinstance(value, numbers.Real) and math.isfinite(float(value)) and float(value).is_integer()
+    )
+    if integral:
         out = int(value)
     else:
         raise fail(name, owner, f"an integer >= {minimum}", value)

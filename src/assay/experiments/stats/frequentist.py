@@ -21,8 +21,8 @@ from assay.experiments.stats.results import (
     ResultMixin,
     Status,
     fmt_interval,
-    fmt_lift,
     fmt_level,
+    fmt_lift,
     fmt_p,
     problem_sentence,
 )

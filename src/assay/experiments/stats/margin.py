@@ -53,13 +53,15 @@ class MarginResult(ResultMixin):
         bound = fmt_lift(t.null_value, t.relative)
         detail = f"{fmt_lift(t.estimate, t.relative)}, {fmt_interval(t.ci_low, t.ci_high, t.alpha, t.relative)}"
         side = "above" if self.higher_is_better else "below"
+        p = fmt_p(t.p_value)
         if self.kind == "noninferiority":
             if self.passed:
-                return f"Treatment is non-inferior to control: {detail}, stays {side} the {bound} margin ({fmt_p(t.p_value)})."
-            return f"Non-inferiority not shown: {detail}, does not clear the {bound} margin ({fmt_p(t.p_value)})."
+                return f"Treatment is non-inferior to control: {detail}, stays {side} the {bound} margin ({p})."
+            return f"Non-inferiority not shown: {detail}, does not clear the {bound} margin ({p})."
+        beyond = f" beyond the {bound} margin" if self.margin else ""
         if self.passed:
-            return f"Guardrail OK: no significant harm beyond the {bound} margin ({detail}, {fmt_p(t.p_value)})."
-        return f"Guardrail failed: treatment is significantly worse than the {bound} margin ({detail}, {fmt_p(t.p_value)})."
+            return f"Guardrail OK: no significant harm{beyond} ({detail}, {p})."
+        return f"Guardrail failed: treatment is significantly worse than control{beyond} ({detail}, {p})."
 
 
 def _margin_test(
@@ -128,6 +130,4 @@ def guardrail_ttest(
         False
     """
     margin = _checks.non_negative(margin, "margin", "guardrail_ttest")
-    return _margin_test(
-        "guardrail", control, treatment, margin, relative, higher_is_better, alpha, "guardrail_ttest"
-    )
+    return _margin_test("guardrail", control, treatment, margin, relative, higher_is_better, alpha, "guardrail_ttest")

@@ -120,5 +120,5 @@ def fmt_interval(low: float, high: float, alpha: float, relative: bool, kind: st
 
 def problem_sentence(status: str, warnings: tuple[str, ...]) -> str:
     """The sentence a summary shows instead of numbers when the result is degenerate."""
-    reason = warnings[0] if warnings else status.replace("_", " ")
+    reason = warnings[0].rstrip(".") if warnings else status.replace("_", " ")
     return f"No conclusion ({status.replace('_', ' ')}): {reason}"

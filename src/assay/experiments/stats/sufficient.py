@@ -63,9 +63,7 @@ class _Sums:
         owner = type(self).__name__
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
-            coerced = (
-                _checks.count(value, f.name, owner) if f.name == "n" else _checks.real(value, f.name, owner)
-            )
+            coerced = _checks.count(value, f.name, owner) if f.name == "n" else _checks.real(value, f.name, owner)
             object.__setattr__(self, f.name, coerced)
         n = self.n  # type: ignore[attr-defined]
         for total, squares in self._squares:
@@ -156,8 +154,7 @@ class RatioStats(_Sums):
         d = _vector(denominator, "denominator", "RatioStats.from_values")
         if y.size != d.size:
             raise InvalidInputError(
-                f"RatioStats.from_values needs numerator and denominator of equal length; got {y.size} "
-                f"and {d.size}."
+                f"RatioStats.from_values needs numerator and denominator of equal length; got {y.size} and {d.size}."
             )
         return cls(y.size, float(y.sum()), float(y @ y), float(d.sum()), float(d @ d), float(y @ d))
 
@@ -286,9 +283,7 @@ class CupedRatioStats(_Sums):
         d = _vector(denominator, "denominator", owner)
         x = _vector(covariate, "covariate", owner)
         if not y.size == d.size == x.size:
-            raise InvalidInputError(
-                f"{owner} needs arrays of equal length; got {y.size}, {d.size} and {x.size}."
-            )
+            raise InvalidInputError(f"{owner} needs arrays of equal length; got {y.size}, {d.size} and {x.size}.")
         return cls(
             y.size, float(y.sum()), float(y @ y), float(d.sum()), float(d @ d), float(y @ d),
             float(x.sum()), float(x @ x), float(y @ x), float(d @ x),

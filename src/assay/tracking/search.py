@@ -1,0 +1,391 @@
+"""Search runs with the filter language of :mod:`assay.tracking.filters`, as parameterised SQL.
+
+Every comparison on a metric, param or tag becomes
+``runs.id IN (SELECT run_id FROM <table> WHERE key = :k AND value <op> :v)``, so the
+``(key, value)`` indexes of ``latest_metrics`` and ``params`` answer it, and a run without the
+key never matches a comparison (but matches its ``not``). Metric NaN is stored as NULL and never
+matches a comparison. Params and tags are text: a string literal compares as text, a number
+literal compares numerically with values that are well-formed numbers (JSON number syntax:
+``31``, ``31.0``, ``-1e-3``; not ``031``, ``.5``, ``inf``), via a cast that cannot fail on
+PostgreSQL (regex-guarded ``NUMERIC`` cast) or SQLite (``json_valid``-guarded ``REAL`` cast).
+``like`` is case-sensitive on both (``GLOB`` on SQLite), ``ilike`` is not; ``\\`` escapes.
+
+Example::
+
+    with engine.connect() as conn:
+        df = search_runs(conn, project_ids=[1], filter="metrics.auc > 0.9 and params.model = 'lgbm'",
+                         order_by=["metrics.auc desc"], limit=20)
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Connection,
+    Dialect,
+    Float,
+    FromClause,
+    Numeric,
+    Select,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from assay.errors import InvalidInputError
+from assay.store.models import Base
+from assay.tracking.filters import (
+    COMPARE_OPS,
+    LIKE_OPS,
+    TIME_ATTRIBUTES,
+    And,
+    Comparison,
+    Node,
+    Not,
+    Or,
+    OrderBy,
+    Scalar,
+    iso_to_ms,
+    parse_filter,
+    parse_order_by,
+)
+
+__all__ = ["BASE_COLUMNS", "compile_filter", "search_runs"]
+
+BASE_COLUMNS = ("run_id", "project", "name", "status", "start_time", "end_time", "user")
+
+_RUNS: Table = Base.metadata.tables["runs"]
+_PROJECTS: Table = Base.metadata.tables["projects"]
+_TABLES: dict[str, Table] = {
+    "metrics": Base.metadata.tables["latest_metrics"],
+    "params": Base.metadata.tables["params"],
+    "tags": Base.metadata.tables["tags"],
+}
+_ATTRIBUTE_COLUMNS = {
+    "status": _RUNS.c.status,
+    "name": _RUNS.c.name,
+    "run_id": _RUNS.c.id,
+    "start_time": _RUNS.c.start_ms,
+    "end_time": _RUNS.c.end_ms,
+    "user": _RUNS.c.user,
+}
+_OPS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+# JSON number syntax (what SQLite's json_valid/json_type accept), exponent capped at 4 digits and
+# text at 1000 characters so PostgreSQL's NUMERIC input can never overflow.
+_PG_NUMBER_RE = r"^[ \t\n\r]*-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]{1,4})?[ \t\n\r]*$"
+_MAX_NUMBER_TEXT = 1000
+_MAX_INLINE_IDS = 500  # above this, detail queries select ids with a subquery instead of a bound list
+
+
+class _NumberType(TypeDecorator[Any]):
+    """Float on SQLite, exact NUMERIC elsewhere (binds ``Decimal(repr(x))``)."""
+
+    impl = Float
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(Float() if dialect.name == "sqlite" else Numeric())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or dialect.name == "sqlite":
+            return None if value is None else float(value)
+        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+
+class _SafeNumber(FunctionElement[Any]):
+    """The text column as a number when it is a well-formed number, else NULL; never errors."""
+
+    name = "assay_safe_number"
+    inherit_cache = True
+    type = _NumberType()
+
+
+@compiles(_SafeNumber)
+def _safe_number_default(element: _SafeNumber, compiler: SQLCompiler, **kw: Any) -> str:
+    (arg,) = list(element.clauses)
+    guard = and_(func.length(arg) <= _MAX_NUMBER_TEXT, arg.regexp_match(_PG_NUMBER_RE))
+    return compiler.process(case((guard, cast(arg, Numeric())), else_=None), **kw)
+
+
+@compiles(_SafeNumber, "sqlite")
+def _safe_number_sqlite(element: _SafeNumber, compiler: SQLCompiler, **kw: Any) -> str:
+    (arg,) = list(element.clauses)
+    is_number = and_(
+        func.json_type(arg).in_(["integer", "real"]),
+        func.length(arg) <= _MAX_NUMBER_TEXT,
+        not_(arg.bool_op("GLOB")("*[eE]*[0-9][0-9][0-9][0-9][0-9]*")),
+    )
+    # Nested CASE: json_type() raises on malformed JSON, so it only runs once json_valid() passed.
+    expr = case((func.json_valid(arg) == 1, case((is_number, cast(arg, Float())), else_=None)), else_=None)
+    return compiler.process(expr, **kw)
+
+
+class _CaseSensitiveLike(FunctionElement[bool]):
+    """``col LIKE pattern ESCAPE '\\'``, compiled to ``GLOB`` on SQLite (whose LIKE ignores case)."""
+
+    name = "assay_like"
+    inherit_cache = True
+    type = Boolean()
+
+
+@compiles(_CaseSensitiveLike)
+def _like_default(element: _CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
+    col, pattern, _glob = list(element.clauses)
+    return "(" + compiler.process(col.like(pattern, escape="\\"), **kw) + ")"
+
+
+@compiles(_CaseSensitiveLike, "sqlite")
+def _like_sqlite(element: _CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
+    col, _pattern, glob = list(element.clauses)
+    return "(" + compiler.process(col.bool_op("GLOB")(glob), **kw) + ")"
+
+
+def _like_to_glob(pattern: str) -> str:
+    """Translate a LIKE pattern (``%``, ``_``, ``\\`` escapes) to the equivalent GLOB pattern."""
+    out: list[str] = []
+    chars = iter(pattern)
+    for ch in chars:
+        if ch == "\\":
+            ch = next(chars, "\\")
+            out.append(f"[{ch}]" if ch in "*?[" else ch)
+        elif ch == "%":
+            out.append("*")
+        elif ch == "_":
+            out.append("?")
+        else:
+            out.append(f"[{ch}]" if ch in "*?[" else ch)
+    return "".join(out)
+
+
+def _like(col: ColumnElement[Any], op: str, pattern: str) -> ColumnElement[bool]:
+    if op.endswith("ilike"):
+        expr: ColumnElement[bool] = col.ilike(literal(pattern, String()), escape="\\")
+    else:
+        expr = _CaseSensitiveLike(col, literal(pattern, String()), literal(_like_to_glob(pattern), String()))
+    return not_(expr) if op.startswith("not") else expr
+
+
+def compile_filter(node: Node | None) -> ColumnElement[bool]:
+    """Compile a parsed filter into a boolean SQL expression over the ``runs`` table.
+
+    Every literal becomes a bound parameter; nothing from the filter text is formatted into SQL.
+
+    Example::
+
+        >>> cond = compile_filter(parse_filter("params.model = 'lgbm' and metrics.auc > 0.9"))
+        >>> stmt = select(runs.c.id).where(cond)
+    """
+    if node is None:
+        return true()
+    if isinstance(node, And):
+        return and_(*(compile_filter(operand) for operand in node.operands))
+    if isinstance(node, Or):
+        return or_(*(compile_filter(operand) for operand in node.operands))
+    if isinstance(node, Not):
+        return not_(compile_filter(node.operand))
+    if node.entity == "attributes":
+        return _attribute_condition(node)
+    table = _TABLES[node.entity]
+    ids = select(table.c.run_id).where(table.c.key == node.key)
+    if node.op in ("is null", "is not null"):
+        if node.entity == "metrics":  # a NaN (NULL) metric counts as absent
+            ids = ids.where(table.c.value.is_not(None))
+        return _RUNS.c.id.not_in(ids) if node.op == "is null" else _RUNS.c.id.in_(ids)
+    return _RUNS.c.id.in_(ids.where(_value_condition(table.c.value, node)))
+
+
+def _value_condition(col: ColumnElement[Any], node: Comparison) -> ColumnElement[bool]:
+    """Condition on a metric, param or tag ``value`` column."""
+    if node.op in LIKE_OPS:
+        return _like(col, node.op, str(node.value))
+    if node.op in ("in", "not in"):
+        assert isinstance(node.value, tuple)
+        cond = or_(*(_scalar_condition(col, node.entity, "=", v) for v in node.value))
+        return not_(cond) if node.op == "not in" else cond
+    assert node.op in COMPARE_OPS and not isinstance(node.value, tuple | None)
+    return _scalar_condition(col, node.entity, node.op, node.value)
+
+
+def _scalar_condition(col: ColumnElement[Any], entity: str, op: str, value: Scalar) -> ColumnElement[bool]:
+    if entity == "metrics":
+        return _OPS[op](col, literal(float(value), Float()))
+    if isinstance(value, bool):  # Python logs True as "True": compare case-insensitively
+        return _OPS[op](func.lower(col), literal("true" if value else "false", String()))
+    if isinstance(value, int | float):
+        return _OPS[op](_SafeNumber(col), value)
+    return _OPS[op](col, literal(value, String()))
+
+
+def _attribute_condition(node: Comparison) -> ColumnElement[bool]:
+    col = _ATTRIBUTE_COLUMNS[node.key]
+    if node.op == "is null":
+        return col.is_(None)
+    if node.op == "is not null":
+        return col.is_not(None)
+    if node.op in LIKE_OPS:
+        return _like(col, node.op, str(node.value))
+
+    def bind(value: Scalar) -> Any:
+        if node.key not in TIME_ATTRIBUTES:
+            return literal(value, String())
+        ms = iso_to_ms(value) if isinstance(value, str) else value
+        return literal(ms, Float()) if isinstance(ms, float) and not ms.is_integer() else int(ms)
+
+    if node.op in ("in", "not in"):
+        assert isinstance(node.value, tuple)
+        cond = col.in_([bind(v) for v in node.value])
+        return not_(cond) if node.op == "not in" else cond
+    assert not isinstance(node.value, tuple | None)
+    return _OPS[node.op](col, bind(node.value))
+
+
+def _order_clauses(items: Sequence[OrderBy]) -> tuple[FromClause, list[UnaryExpression[Any]]]:
+    """The FROM clause (runs ⋈ projects, plus one outer join per key ordered by) and ORDER BY terms."""
+    from_: FromClause = _RUNS.join(_PROJECTS, _PROJECTS.c.id == _RUNS.c.project_id)
+    terms: list[UnaryExpression[Any]] = []
+    for index, item in enumerate(items):
+
+        def direction(expr: ColumnElement[Any], descending: bool = item.descending) -> UnaryExpression[Any]:
+            return expr.desc() if descending else expr.asc()
+
+        if item.entity == "attributes":
+            terms.append(direction(_ATTRIBUTE_COLUMNS[item.key]).nulls_last())
+            continue
+        alias = _TABLES[item.entity].alias(f"order_{index}")
+        from_ = from_.outerjoin(alias, and_(alias.c.run_id == _RUNS.c.id, alias.c.key == item.key))
+        if item.entity == "metrics":
+            terms.append(direction(alias.c.value).nulls_last())
+        else:  # numbers numerically first, then the other values as text; missing last
+            terms.append(direction(_SafeNumber(alias.c.value)).nulls_last())
+            terms.append(direction(alias.c.value).nulls_last())
+    terms += [_RUNS.c.start_ms.desc(), _RUNS.c.id.asc()]
+    return from_, terms
+
+
+def _check_paging(limit: int | None, offset: int) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
+        raise InvalidInputError(f"The 'limit' parameter of search_runs must be a positive int. Got {limit!r}.")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InvalidInputError(f"The 'offset' parameter of search_runs must be an int >= 0. Got {offset!r}.")
+
+
+def search_runs(
+    conn: Connection,
+    *,
+    project_ids: list[int] | None,
+    filter: str | None = None,
+    order_by: list[str] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> pd.DataFrame:
+    """Runs matching ``filter`` as a DataFrame: one row per run, params/metrics/tags as columns.
+
+    Columns: ``run_id, project, name, status, start_time, end_time`` (UTC datetimes), ``user``, then
+    ``params.<k>`` (strings), ``metrics.<k>`` (floats, NaN when NaN or absent) and ``tags.<k>``,
+    sorted by key within each group. Default order: newest start first, then run id.
+    ``project_ids=None`` searches every project. Raises ``FilterSyntaxError`` on a malformed
+    filter or order_by item and ``InvalidInputError`` on a bad ``limit``/``offset``.
+
+    Example::
+
+        >>> df = search_runs(conn, project_ids=[1], filter="metrics.auc > 0.9", order_by=["metrics.auc desc"])
+        >>> df[["run_id", "metrics.auc"]].head()
+    """
+    _check_paging(limit, offset)
+    condition = compile_filter(parse_filter(filter))
+    items = [parse_order_by(item) for item in order_by or []]
+    if project_ids is not None and not project_ids:
+        return _frame([], {})
+    from_, terms = _order_clauses(items)
+
+    def matching(*columns: Any) -> Select[Any]:
+        stmt = select(*columns).select_from(from_).where(condition)
+        if project_ids is not None:
+            stmt = stmt.where(_RUNS.c.project_id.in_([int(p) for p in project_ids]))
+        return stmt.order_by(*terms).limit(limit).offset(offset or None)
+
+    rows = conn.execute(
+        matching(
+            _RUNS.c.id,
+            _PROJECTS.c.name.label("project"),
+            _RUNS.c.name,
+            _RUNS.c.status,
+            _RUNS.c.start_ms,
+            _RUNS.c.end_ms,
+            _RUNS.c.user,
+        )
+    ).all()
+    if not rows:
+        return _frame([], {})
+    ids = [row[0] for row in rows]
+    if len(ids) <= _MAX_INLINE_IDS:
+        id_set: Any = ids
+    else:
+        id_set = select(matching(_RUNS.c.id).subquery().c.id)
+    details: dict[str, dict[str, dict[str, Any]]] = {}
+    for entity, table in _TABLES.items():
+        found: dict[str, dict[str, Any]] = {}
+        for run_id, key, value in conn.execute(
+            select(table.c.run_id, table.c.key, table.c.value).where(table.c.run_id.in_(id_set))
+        ):
+            found.setdefault(key, {})[run_id] = value
+        details[entity] = found
+    return _frame(rows, details)
+
+
+def _frame(rows: Sequence[Any], details: dict[str, dict[str, dict[str, Any]]]) -> pd.DataFrame:
+    """Assemble the result: base columns, then params, metrics, tags columns sorted by key."""
+    ids = [row[0] for row in rows]
+
+    def times(index: int) -> pd.Series:
+        ms = pd.array([row[index] for row in rows], dtype="Int64")
+        return pd.Series(pd.to_datetime(ms, unit="ms", utc=True))
+
+    data: dict[str, Any] = {
+        "run_id": pd.Series(ids, dtype="str"),
+        "project": pd.Series([row[1] for row in rows], dtype="str"),
+        "name": pd.Series([row[2] for row in rows], dtype="str"),
+        "status": pd.Series([row[3] for row in rows], dtype="str"),
+        "start_time": times(4),
+        "end_time": times(5),
+        "user": pd.Series([row[6] for row in rows], dtype="str"),
+    }
+    for entity in ("params", "metrics", "tags"):
+        for key, by_run in sorted(details.get(entity, {}).items()):
+            values = [by_run.get(run_id) for run_id in ids]
+            if entity == "metrics":
+                data[f"{entity}.{key}"] = np.array(
+                    [math.nan if v is None else float(v) for v in values], dtype=np.float64
+                )
+            else:
+                data[f"{entity}.{key}"] = pd.Series(values, dtype="str")
+    return pd.DataFrame(data)
