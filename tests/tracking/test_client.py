@@ -247,3 +247,12 @@ def test_events_are_recorded(client: Client) -> None:
     with client.db.read() as conn:
         actions = [r.action for r in conn.execute(select(Event).where(Event.entity_id == run.id).order_by(Event.id))]
     assert actions == ["run.start", "run.finished"]
+
+
+def test_long_param_values(client: Client) -> None:
+    long_value = ",".join(f"feature_{i}" for i in range(2000))  # ~20 kB, e.g. a feature list
+    with client.start_run(project="p") as run:
+        run.log_params({"features": long_value})
+    assert client.get_run(run.id).params["features"] == long_value
+    found = client.search_runs(project="p", filter=f"params.features = '{long_value}'")
+    assert list(found["run_id"]) == [run.id]

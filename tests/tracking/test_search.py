@@ -24,20 +24,20 @@ NAN = math.nan
 # run: (project, name, status, start_ms, end_ms, user, params, metrics, tags)
 RUNS: dict[int, tuple[Any, ...]] = {
     1: (1, "lgbm-a", "FINISHED", 1000, 5000, "alice",
-        {"model": "lgbm", "num_leaves": "31", "lr": "0.1", "early_stop": "True"},
+        {"model": "lgbm", "num_leaves": "31", "lr": "0.1", "early_stop": "True", "big": "1e999"},
         {"auc": 0.91, "loss": 0.30}, {"team": "ds", "stage": "prod"}),
     2: (1, "lgbm-b", "FINISHED", 2000, 6000, "alice",
-        {"model": "lgbm", "num_leaves": "31.0", "lr": "0.05", "early_stop": "false"},
+        {"model": "lgbm", "num_leaves": "31.0", "lr": "0.05", "early_stop": "false", "big": "1e99999"},
         {"auc": 0.85, "loss": 0.35}, {"team": "ds"}),
     3: (1, "xgb-a", "FAILED", 3000, None, "bob",
-        {"model": "xgb", "num_leaves": "63", "lr": "1e-3"},
+        {"model": "xgb", "num_leaves": "63", "lr": "1e-3", "big": "9" * 1200},
         {"auc": NAN, "loss": 0.5}, {"team": "ml"}),
     4: (1, "logreg", "RUNNING", 4000, None, None,
         {"model": "LogReg", "num_leaves": "abc", "lr": "0.5abc"}, {}, {}),
     5: (2, "lgbm-ltv", "FINISHED", 2000, 7000, "carol",
         {"model": "lgbm", "num_leaves": "31"}, {"auc": 0.99}, {"team": "ds"}),
     6: (1, "lgbm-c", "FINISHED", 2000, 6500, "alice",
-        {"model": "lgbm", "num_leaves": "127", "lr": "0.2"},
+        {"model": "lgbm", "num_leaves": "127", "lr": "0.2", "big": " 42 "},
         {"auc": 0.91, "loss": math.inf}, {"team": "ds", "note": "it's 50% done"}),
 }  # fmt: skip
 
@@ -94,6 +94,10 @@ def ids(engine: Engine, **kwargs: Any) -> list[int]:
         ("params.early_stop = true", {1}),
         ("params.early_stop != TRUE", {2}),
         ("params.missing = 1", set()),
+        # values PostgreSQL's NUMERIC input would reject are simply not numbers (and never raise)
+        ("params.big > 1e300", {1}),
+        ("params.big = 42", {6}),
+        ("params.big is not null and not params.big < 0", {1, 2, 3, 6}),
         ("params.missing is null", {1, 2, 3, 4, 5, 6}),
         ("params.lr is null", {5}),
         ("params.lr is not null", {1, 2, 3, 4, 6}),
@@ -203,6 +207,27 @@ def test_bad_offset(engine: Engine) -> None:
         ids(engine, offset=-1)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"project_ids": 1}, "project_ids"),
+        ({"project_ids": ["1"]}, "project_ids"),
+        ({"filter": 3}, "filter"),
+        ({"order_by": "metrics.auc desc"}, "order_by"),
+        ({"order_by": [None]}, "order_by"),
+    ],
+)
+def test_bad_arguments(engine: Engine, kwargs: dict[str, Any], name: str) -> None:
+    with pytest.raises(InvalidInputError, match=name):
+        ids(engine, **kwargs)
+
+
+def test_extreme_time_literals(engine: Engine) -> None:
+    assert set(ids(engine, filter="attributes.start_time < 1e20")) == {1, 2, 3, 4, 5, 6}
+    assert ids(engine, filter="attributes.start_time > 1e999") == []
+    assert set(ids(engine, filter="attributes.start_time <= 1000.5")) == {1}
+
+
 def test_syntax_errors_surface_with_positions(engine: Engine) -> None:
     with pytest.raises(FilterSyntaxError) as info:
         ids(engine, filter="metrics.auc > 'abc'")
@@ -218,6 +243,7 @@ def test_frame_columns_and_types(engine: Engine) -> None:
         df = search_runs(conn, project_ids=[1], filter="tags.team = 'ml' or params.num_leaves = '31'")
     assert list(df.columns) == [
         *BASE_COLUMNS,
+        "params.big",
         "params.early_stop",
         "params.lr",
         "params.model",

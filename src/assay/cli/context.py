@@ -5,7 +5,7 @@ The root callback stores a :class:`State` on the Click context; commands fetch i
 
 Example::
 
-    state = get_state()
+    state = get_state(ctx)   # in a command taking ``ctx: typer.Context``
     df = state.client.search_runs(project="churn")
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-import click
+import typer
 
 from assay.config import Settings
 from assay.tracking.client import Client
@@ -50,8 +50,7 @@ class State:
             client.close()
 
 
-def get_state() -> State:
+def get_state(ctx: typer.Context) -> State:
     """The :class:`State` of the running command (a default one outside the root callback)."""
-    ctx = click.get_current_context()
     state = ctx.find_object(State)
     return state if state is not None else ctx.ensure_object(State)

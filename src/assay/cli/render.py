@@ -133,8 +133,8 @@ def run_duration(start: Any, end: Any) -> float | None:
     return (finish - begin).total_seconds()
 
 
-def fmt_value(value: Any) -> str:
-    """A metric or param value for a table cell: numbers to 6 significant digits, long text shortened."""
+def fmt_value(value: Any, digits: int = 6) -> str:
+    """A metric or param value for a table cell: floats to ``digits`` significant digits, long text shortened."""
     if value is None or value is pd.NaT:
         return "-"
     if isinstance(value, bool):
@@ -142,7 +142,7 @@ def fmt_value(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.6g}"
+        return "nan" if math.isnan(value) else f"{value:.{digits}g}"
     text = str(value)
     return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
 

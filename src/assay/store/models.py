@@ -91,7 +91,7 @@ class Param(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
-    __table_args__ = (Index("ix_params_key_value", "key", "value"),)
+    __table_args__ = (Index("ix_params_key", "key"),)  # values may be long: PostgreSQL B-tree rows cap at ~2.7 kB
 
 
 class Tag(Base):

@@ -258,7 +258,9 @@ def _attribute_condition(node: Comparison) -> ColumnElement[bool]:
         if node.key not in TIME_ATTRIBUTES:
             return literal(value, String())
         ms = iso_to_ms(value) if isinstance(value, str) else value
-        return literal(ms, Float()) if isinstance(ms, float) and not ms.is_integer() else int(ms)
+        if isinstance(ms, float) and not (ms.is_integer() and abs(ms) < 2**62):
+            return literal(ms, Float())  # fractional, huge or infinite: compare as a float
+        return int(ms)
 
     if node.op in ("in", "not in"):
         assert isinstance(node.value, tuple)
@@ -291,7 +293,24 @@ def _order_clauses(items: Sequence[OrderBy]) -> tuple[FromClause, list[UnaryExpr
     return from_, terms
 
 
-def _check_paging(limit: int | None, offset: int) -> None:
+def _check_arguments(project_ids: Any, filter: Any, order_by: Any, limit: Any, offset: Any) -> None:
+    """Reject wrongly typed arguments with one message shape (scikit-learn style)."""
+    if project_ids is not None and (
+        not isinstance(project_ids, list | tuple)
+        or not all(isinstance(p, int) and not isinstance(p, bool) for p in project_ids)
+    ):
+        raise InvalidInputError(
+            f"The 'project_ids' parameter of search_runs must be a list of ints or None. Got {project_ids!r}."
+        )
+    if filter is not None and not isinstance(filter, str):
+        raise InvalidInputError(f"The 'filter' parameter of search_runs must be a str or None. Got {filter!r}.")
+    if order_by is not None and (
+        not isinstance(order_by, list | tuple) or not all(isinstance(o, str) for o in order_by)
+    ):
+        raise InvalidInputError(
+            "The 'order_by' parameter of search_runs must be a list of str such as ['metrics.auc desc']. "
+            f"Got {order_by!r}."
+        )
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
         raise InvalidInputError(f"The 'limit' parameter of search_runs must be a positive int. Got {limit!r}.")
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
@@ -320,7 +339,7 @@ def search_runs(
         >>> df = search_runs(conn, project_ids=[1], filter="metrics.auc > 0.9", order_by=["metrics.auc desc"])
         >>> df[["run_id", "metrics.auc"]].head()
     """
-    _check_paging(limit, offset)
+    _check_arguments(project_ids, filter, order_by, limit, offset)
     condition = compile_filter(parse_filter(filter))
     items = [parse_order_by(item) for item in order_by or []]
     if project_ids is not None and not project_ids:
@@ -330,7 +349,7 @@ def search_runs(
     def matching(*columns: Any) -> Select[Any]:
         stmt = select(*columns).select_from(from_).where(condition)
         if project_ids is not None:
-            stmt = stmt.where(_RUNS.c.project_id.in_([int(p) for p in project_ids]))
+            stmt = stmt.where(_RUNS.c.project_id.in_(list(project_ids)))
         return stmt.order_by(*terms).limit(limit).offset(offset or None)
 
     rows = conn.execute(

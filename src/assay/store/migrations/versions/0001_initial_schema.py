@@ -206,7 +206,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("run_id", "key", name=op.f("pk_params")),
     )
     with op.batch_alter_table("params", schema=None) as batch_op:
-        batch_op.create_index("ix_params_key_value", ["key", "value"], unique=False)
+        batch_op.create_index("ix_params_key", ["key"], unique=False)
 
     op.create_table(
         "run_inputs",
@@ -256,7 +256,7 @@ def downgrade() -> None:
 
     op.drop_table("run_inputs")
     with op.batch_alter_table("params", schema=None) as batch_op:
-        batch_op.drop_index("ix_params_key_value")
+        batch_op.drop_index("ix_params_key")
 
     op.drop_table("params")
     with op.batch_alter_table("model_versions", schema=None) as batch_op:

@@ -1,0 +1,149 @@
+"""The ``assay`` command line: global options, sub-commands, and the mapping of errors to exit codes.
+
+Any :class:`~assay.errors.AssayError` ends the command with ``error: <message>`` on stderr (no
+traceback unless ``--debug``) and an exit code by type:
+
+==========================================================  =====
+error                                                       code
+==========================================================  =====
+``InvalidInputError`` (incl. ``FilterSyntaxError``), usage   2
+``NotFoundError``                                            3
+``ConflictError``                                            4
+any other ``AssayError``, unexpected errors                  1
+==========================================================  =====
+
+Example::
+
+    $ assay --store-url sqlite:////tmp/a.db runs list --json
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+import assay
+from assay.cli import db, models, runs
+from assay.cli.context import State, get_state
+from assay.cli.initialize import init
+from assay.cli.render import JsonOption, print_json, stderr, stdout
+from assay.errors import AssayError, ConflictError, InvalidInputError, NotFoundError
+
+__all__ = ["app", "exit_code"]
+
+EXIT_CODES: tuple[tuple[type[AssayError], int], ...] = (
+    (InvalidInputError, 2),
+    (NotFoundError, 3),
+    (ConflictError, 4),
+)
+
+
+def exit_code(exc: BaseException) -> int:
+    """The process exit code for an error: 2 bad input, 3 not found, 4 conflict, 1 anything else."""
+    for kind, code in EXIT_CODES:
+        if isinstance(exc, kind):
+            return code
+    return 1
+
+
+def _framework_signal(exc: Exception) -> bool:
+    """Exceptions the CLI framework handles itself: exit, abort, usage errors, a closed pipe."""
+    if isinstance(exc, typer.Exit | typer.Abort):
+        return True
+    if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+        return True
+    return type(exc).__module__.split(".")[0] in ("typer", "click")
+
+
+class _AssayGroup(TyperGroup):
+    """The root command group: turns errors into ``error: ...`` and an exit code (tracebacks with --debug)."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AssayError as exc:
+            if ctx.params.get("debug"):
+                raise
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exit_code(exc)) from None
+        except Exception as exc:
+            if ctx.params.get("debug") or _framework_signal(exc):
+                raise
+            typer.echo(
+                f"error: unexpected {type(exc).__name__}: {exc} (run again with --debug to see the traceback)",
+                err=True,
+            )
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=_AssayGroup,
+    name="assay",
+    help="assay: experiment tracking and model registry for data-science teams.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(runs.app, name="runs")
+app.add_typer(models.app, name="models")
+app.add_typer(db.app, name="db")
+app.command("init")(init)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"assay {assay.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    store_url: Annotated[
+        str | None,
+        typer.Option("--store-url", help="Metadata store URL (overrides ASSAY_STORE_URL).", metavar="URL"),
+    ] = None,
+    artifacts_url: Annotated[
+        str | None,
+        typer.Option("--artifacts-url", help="Artifacts folder or URL (overrides ASSAY_ARTIFACTS_URL).", metavar="URL"),
+    ] = None,
+    home: Annotated[
+        str | None, typer.Option("--home", help="assay's home folder (overrides ASSAY_HOME).", metavar="PATH")
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print assay's version and exit."),
+    ] = False,
+) -> None:
+    """assay: experiment tracking and model registry for data-science teams."""
+    state = State(store_url=store_url, artifacts_url=artifacts_url, home=home, debug=debug)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+@app.command("demo")
+def demo(
+    ctx: typer.Context,
+    rows: Annotated[int, typer.Option("--rows", min=1, help="Customers in the synthetic company.")] = 30_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed, for a reproducible scenario.")] = 7,
+    json_output: JsonOption = False,
+) -> None:
+    """Run the end-to-end demo on a synthetic company (data, training runs, registry) in your store."""
+    try:
+        from assay.demo import run_demo
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("assay.demo", "assay"):
+            raise
+        raise AssayError("the demo is not part of this installation of assay (assay.demo is missing)") from exc
+    console = stderr() if json_output else stdout()  # with --json, progress goes to stderr
+    result = run_demo(rows=rows, seed=seed, console=console, client=get_state(ctx).client)
+    if json_output:
+        print_json(result)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,185 @@
+"""``assay models ...``: list registered models, show their versions, and move aliases.
+
+Example::
+
+    $ assay models show churn
+    $ assay models alias churn production 3
+    $ assay models alias churn staging --delete
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Group
+from rich.text import Text
+
+from assay.cli.context import get_state
+from assay.cli.render import JsonOption, cell, fmt_time, kv_table, new_table, print_json, short_id, stdout
+from assay.errors import InvalidInputError
+from assay.registry.registry import ModelVersion
+
+__all__ = ["app", "signature_summary"]
+
+app = typer.Typer(help="Registered models: versions, signatures and aliases.", no_args_is_help=True)
+
+_SIG_COLUMNS = 4
+
+
+def signature_summary(signature: dict[str, Any] | None, max_columns: int = _SIG_COLUMNS) -> str:
+    """A one-line view of a stored signature: ``3 inputs: age (integer), plan (string), … → 1 output``.
+
+    Example::
+
+        >>> signature_summary({"inputs": [{"name": "x", "dtype": "float"}], "outputs": None})
+        '1 input: x (float)'
+    """
+    if not signature:
+        return "-"
+    inputs = signature.get("inputs") or []
+    shown = ", ".join(f"{c['name']} ({c['dtype']})" for c in inputs[:max_columns])
+    if len(inputs) > max_columns:
+        shown += f", … +{len(inputs) - max_columns}"
+    text = f"{len(inputs)} input{'s' if len(inputs) != 1 else ''}: {shown}" if inputs else "no inputs"
+    outputs = signature.get("outputs")
+    if outputs:
+        text += f" → {len(outputs)} output{'s' if len(outputs) != 1 else ''}"
+    return text
+
+
+def _ms_datetime(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _aliases_text(aliases: dict[str, int]) -> str:
+    return ", ".join(f"{a} → v{v}" for a, v in sorted(aliases.items())) or "-"
+
+
+@app.command("list")
+def list_models(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Every registered model with its number of versions, latest version and aliases."""
+    models = get_state(ctx).client.registry.list_models()
+    if json_output:
+        print_json(
+            [
+                {
+                    **{k: v for k, v in m.items() if k != "updated_ms"},
+                    "updated_at": _ms_datetime(m["updated_ms"]),
+                }
+                for m in models
+            ]
+        )
+        return
+    console = stdout()
+    if not models:
+        console.print("No registered models yet. Register one with run.log_model(model, name=...).")
+        return
+    table = new_table("model", "versions", "latest", "aliases", "updated (UTC)", "description")
+    for m in models:
+        table.add_row(
+            cell(m["name"], "bold"),
+            cell(str(m["versions"])),
+            cell(f"v{m['latest_version']}" if m["latest_version"] is not None else "-"),
+            cell(_aliases_text(m["aliases"])),
+            cell(fmt_time(m["updated_ms"], seconds=False)),
+            cell(m["description"] or ""),
+        )
+    console.print(table)
+
+
+def _version_detail(mv: ModelVersion) -> Group:
+    rows: list[tuple[str, Any]] = [
+        ("model", mv.name),
+        ("version", str(mv.version)),
+        ("uri", mv.uri),
+        ("aliases", ", ".join(mv.aliases) or "-"),
+        ("run id", mv.run_id or "-"),
+        ("flavor", mv.flavor),
+        ("model class", mv.model_class or "-"),
+        ("artifacts", mv.artifact_uri),
+        ("registered", fmt_time(mv.created_at) + " UTC"),
+        ("description", mv.description or "-"),
+    ]
+    parts: list[Any] = [kv_table(rows, title=f"{mv.name} v{mv.version}")]
+    if mv.signature:
+        for title, specs in (("Inputs", mv.signature.get("inputs")), ("Outputs", mv.signature.get("outputs"))):
+            if specs:
+                table = new_table("column", "kind", title=title)
+                for spec in specs:
+                    table.add_row(cell(spec["name"]), cell(spec["dtype"]))
+                parts.append(table)
+    else:
+        parts.append(Text("No signature (log the model with an input_example to record one).", style="dim"))
+    return Group(*parts)
+
+
+@app.command("show")
+def show_model(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The registered model's name.")],
+    version: Annotated[int | None, typer.Option("--version", "-v", help="Show this version in detail.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """A model's versions (aliases, run, flavor, signature), or one version in detail with --version."""
+    registry = get_state(ctx).client.registry
+    if version is not None:
+        mv = registry.get_version(name, version)
+        if json_output:
+            print_json({**mv.to_dict(), "uri": mv.uri})
+        else:
+            stdout().print(_version_detail(mv))
+        return
+    versions = registry.list_versions(name)
+    model = next((m for m in registry.list_models() if m["name"] == name), {})
+    if json_output:
+        print_json(
+            {
+                "name": name,
+                "description": model.get("description"),
+                "aliases": model.get("aliases", {}),
+                "versions": [{**mv.to_dict(), "uri": mv.uri} for mv in versions],
+            }
+        )
+        return
+    table = new_table(
+        "version", "aliases", "run", "flavor", "class", "signature", "registered (UTC)",
+        title=f"{name}" + (f": {model['description']}" if model.get("description") else ""),
+    )  # fmt: skip
+    for mv in versions:
+        table.add_row(
+            cell(f"v{mv.version}", "bold"),
+            cell(", ".join(mv.aliases) or "-", "yellow" if mv.aliases else ""),
+            cell(short_id(mv.run_id)),
+            cell(mv.flavor),
+            cell(mv.model_class or "-"),
+            cell(signature_summary(mv.signature)),
+            cell(fmt_time(mv.created_at, seconds=False)),
+        )
+    stdout().print(table)
+
+
+@app.command("alias")
+def alias_model(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The registered model's name.")],
+    alias: Annotated[str, typer.Argument(help="The alias, e.g. production.")],
+    version: Annotated[int | None, typer.Argument(help="The version the alias should point at.")] = None,
+    delete: Annotated[bool, typer.Option("--delete", help="Remove the alias instead of setting it.")] = False,
+) -> None:
+    """Point ALIAS at VERSION of model NAME (moving it if set), or remove it with --delete."""
+    registry = get_state(ctx).client.registry
+    if delete:
+        if version is not None:
+            raise InvalidInputError("give either VERSION or --delete, not both")
+        previous = next((mv.version for mv in registry.list_versions(name) if alias in mv.aliases), None)
+        registry.delete_alias(name, alias)
+        stdout().print(Text(f"Removed alias {name}@{alias} (was v{previous})."))
+        return
+    if version is None:
+        raise InvalidInputError(f"give the VERSION for {name}@{alias}, or --delete to remove the alias")
+    previous = next((mv.version for mv in registry.list_versions(name) if alias in mv.aliases), None)
+    registry.set_alias(name, alias, version)
+    moved = "" if previous is None else (" (unchanged)" if previous == version else f" (was v{previous})")
+    stdout().print(Text(f"{name}@{alias} → v{version}{moved}"))
