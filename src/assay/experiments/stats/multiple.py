@@ -88,7 +88,8 @@ def adjust_pvalues(
         adjusted[finite] = adj
     warnings: tuple[str, ...] = ()
     if not finite.all():
-        warnings = (f"{int((~finite).sum())} nan p-value(s) were left out of the family.",)
+        missing = int((~finite).sum())
+        warnings = (f"{missing} missing p-value{'s were' if missing > 1 else ' was'} left out of the family.",)
     return AdjustedPValues(
         method=method,
         alpha=alpha,

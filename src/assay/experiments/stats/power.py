@@ -8,12 +8,18 @@ Calculations in Clinical Research*, §3.2; the model of ``statsmodels.stats.powe
     Φ(δ/√(V/n) − z) + Φ(−δ/√(V/n) − z)        (second term only for two-sided tests)
 
 with ``z = Φ⁻¹(1 − α/2)`` (two-sided) or ``Φ⁻¹(1 − α)``; ``sample_size`` and ``mde`` solve it exactly.
+Two-sided designs are sized for an increase of ``mde``, the conservative direction for the relative test and
+for proportions below 50%; ``alternative="less"`` sizes a decrease.
 
-* mean metric: ``V = 2σ²`` (same σ in both arms);
-* proportion (``sd=None`` and ``0 < mean < 1``): ``V = p₁(1 − p₁) + p₂(1 − p₂)``, unpooled as in the test;
+* mean metric: ``V = σ_t² + σ_c²`` with the same σ in both arms;
+* proportion (``sd=None`` and ``0 < mean < 1``): ``σ_c² = p₁(1 − p₁)``, ``σ_t² = p₂(1 − p₂)``, unpooled as in the test;
 * ratio metric: pass ``baseline=RatioStats`` and σ is the delta-method sd of the linearised ratio
   (Deng et al. 2018);
-* CUPED with pre-period correlation ρ: ``V × (1 − ρ²)`` (Deng et al. 2013).
+* CUPED with pre-period correlation ρ: ``V × (1 − ρ²)`` (Deng et al. 2013);
+* ``relative=True`` sizes the delta-method test of the relative lift that :func:`ttest` runs by default, whose
+  variance is ``σ_t² + (μ_t/μ_c)²·σ_c²``: a positive lift needs somewhat more units than the absolute test.
+  This is slightly conservative for large lifts (simulated power ≈ 81% at +5%, 84% at +20% for an 80% design),
+  because the estimated standard error of a relative lift grows with the lift itself.
 
 Multi-variant: ``variants = k`` arms including control means ``k − 1`` comparisons with control. With
 ``correction="bonferroni"`` (default) each uses ``α/(k − 1)``, which keeps the family-wise error at α
@@ -41,6 +47,7 @@ Baseline = MeanStats | RatioStats | CupedStats | CupedRatioStats
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Design:
     kind: str  # "mean" | "proportion" | "ratio"
+    relative: bool
     mean: float
     sd: float
     rho: float
@@ -57,10 +64,11 @@ class _Design:
         """``V`` of the module docstring for an absolute effect ``delta`` (sign gives the direction)."""
         if self.kind == "proportion":
             p2 = self.mean + delta
-            v = self.mean * (1 - self.mean) + p2 * (1 - p2)
+            var_c, var_t = self.mean * (1 - self.mean), p2 * (1 - p2)
         else:
-            v = 2 * self.sd * self.sd
-        return v * (1 - self.rho * self.rho)
+            var_c = var_t = self.sd * self.sd
+        scale = ((self.mean + delta) / self.mean) ** 2 if self.relative else 1.0
+        return (var_t + scale * var_c) * (1 - self.rho * self.rho)
 
     def power_at(self, n: float, delta: float) -> float:
         shift = abs(delta) / math.sqrt(self.variance_sum(delta) / n)
@@ -96,7 +104,7 @@ class SampleSizeResult(ResultMixin):
     def summary(self) -> str:
         return (
             f"Needs {self.n_per_variant:,} units per variant ({self.total:,} in total) to detect a "
-            f"{fmt_lift(self.mde, self.relative)}{' relative' if self.relative else ''} change ({_setting(self)})."
+            f"{_effect(self.mde, self.relative, self.alternative)} change ({_setting(self)})."
         )
 
 
@@ -122,12 +130,12 @@ class MdeResult(ResultMixin):
     warnings: tuple[str, ...]
 
     def summary(self) -> str:
+        absolute = f"{_effect(self.absolute_mde, False, self.alternative)} absolute; " if self.relative else ""
         if self.status != "ok":
             return f"No detectable effect with {self.n_per_variant:,} units per variant: {self.warnings[0]}"
         return (
             f"With {self.n_per_variant:,} units per variant the smallest detectable change is "
-            f"{fmt_lift(self.mde, self.relative)}{' relative' if self.relative else ''} "
-            f"({fmt_lift(self.absolute_mde, False)} absolute; {_setting(self)})."
+            f"{_effect(self.mde, self.relative, self.alternative)} ({absolute}{_setting(self)})."
         )
 
 
@@ -147,10 +155,17 @@ class DurationResult(ResultMixin):
         return f"About {self.days:,} days{weeks} to reach {self.total:,} units at {self.daily_units:,.0f} units a day."
 
 
+def _effect(size: float, relative: bool, alternative: str) -> str:
+    """``±2.0% relative`` for two-sided designs, ``+2.0%`` / ``-2.0%`` for one-sided ones."""
+    sign = {"two-sided": "±", "greater": "+", "less": "-"}[alternative]
+    return sign + fmt_lift(abs(size), relative).lstrip("+") + (" relative" if relative else "")
+
+
 def _setting(r: SampleSizeResult | MdeResult) -> str:
     """The design assumptions, as a clause for the summaries."""
     base = f"{r.mean * 100:.1f}%" if r.kind == "proportion" else f"{r.mean:.4g}"
-    text = f"baseline {r.kind} {base}, {r.power * 100:.0f}% power, alpha = {r.alpha:g} {r.alternative}"
+    sides = {"two-sided": "two-sided", "greater": "one-sided for an increase", "less": "one-sided for a decrease"}
+    text = f"baseline {r.kind} {base}, {r.power * 100:.0f}% power, alpha = {r.alpha:g} {sides[r.alternative]}"
     if r.variants > 2 and r.correction == "bonferroni":
         text += f", {r.variants} variants with Bonferroni alpha {r.alpha_per_comparison:.3g} per comparison"
     elif r.variants > 2:
@@ -162,8 +177,8 @@ def _setting(r: SampleSizeResult | MdeResult) -> str:
 
 
 def _design(
-    owner: str, mean: float | None, sd: float | None, baseline: Baseline | None, alpha: float, power: float,
-    variants: int, alternative: str, correction: str, cuped_correlation: float | None,
+    owner: str, relative: bool, mean: float | None, sd: float | None, baseline: Baseline | None,
+    alpha: float, power: float, variants: int, alternative: str, correction: str, cuped_correlation: float | None,
 ) -> _Design:  # fmt: skip
     rho = cuped_correlation
     if baseline is not None:
@@ -198,6 +213,8 @@ def _design(
             kind, sd = "proportion", math.sqrt(mean * (1 - mean))
         else:
             kind, sd = "mean", _checks.positive(sd, "sd", owner)
+    if relative and mean == 0:
+        raise InvalidInputError(f"{owner} cannot size a relative change on a baseline mean of 0; use relative=False.")
     alpha = _checks.open_unit(alpha, "alpha", owner)
     power = _checks.open_unit(power, "power", owner)
     variants = _checks.count(variants, "variants", owner, minimum=2)
@@ -209,7 +226,7 @@ def _design(
     per = alpha / (variants - 1) if correction == "bonferroni" else alpha
     z_alpha = special.ndtri(1 - per / 2) if alternative == "two-sided" else special.ndtri(1 - per)
     return _Design(
-        kind, float(mean), float(sd), float(rho), variants, alpha, per, power, alternative, correction,
+        kind, relative, float(mean), float(sd), float(rho), variants, alpha, per, power, alternative, correction,
         float(z_alpha), float(special.ndtri(power)),
     )  # fmt: skip
 
@@ -224,8 +241,6 @@ def _fields(d: _Design) -> dict[str, object]:
 
 def _absolute(owner: str, d: _Design, effect: float, relative: bool) -> float:
     """Signed absolute effect: negative for ``alternative="less"``; checks proportions stay in (0, 1)."""
-    if relative and d.mean == 0:
-        raise InvalidInputError(f"{owner} cannot size a relative change on a baseline mean of 0; use relative=False.")
     delta = effect * abs(d.mean) if relative else effect
     delta = -delta if d.alternative == "less" else delta
     if d.kind == "proportion" and not 0 < d.mean + delta < 1:
@@ -258,11 +273,11 @@ def sample_size(
     Example::
 
         >>> sample_size(mean=0.10, sd=None, mde=0.02, relative=True).n_per_variant
-        356331
+        363466
     """
     owner = "sample_size"
     relative = _checks.flag(relative, "relative", owner)
-    d = _design(owner, mean, sd, baseline, alpha, power, variants, alternative, correction, cuped_correlation)
+    d = _design(owner, relative, mean, sd, baseline, alpha, power, variants, alternative, correction, cuped_correlation)
     effect = _checks.positive(mde, "mde", owner)
     delta = _absolute(owner, d, effect, relative)
     closed = (d.z_alpha + d.z_power) ** 2 * d.variance_sum(delta) / (delta * delta)
@@ -295,21 +310,21 @@ def mde(
     Example::
 
         >>> round(mde(10_000, mean=0.10, sd=None).mde, 3)     # relative MDE on a 10% conversion rate
-        0.122
+        0.13
     """
     owner = "mde"
     relative = _checks.flag(relative, "relative", owner)
     n = _checks.count(n_per_variant, "n_per_variant", owner, minimum=2)
-    d = _design(owner, mean, sd, baseline, alpha, power, variants, alternative, correction, cuped_correlation)
-    if relative and d.mean == 0:
-        raise InvalidInputError(
-            f"{owner} cannot express a relative change on a baseline mean of 0; use relative=False."
-        )
+    d = _design(owner, relative, mean, sd, baseline, alpha, power, variants, alternative, correction, cuped_correlation)
     sign = -1.0 if d.alternative == "less" else 1.0
     if d.kind == "proportion":
         upper = (d.mean if sign < 0 else 1 - d.mean) * (1 - 1e-12)
-    else:
-        upper = 2 * (d.z_alpha + d.z_power + 1) * math.sqrt(d.variance_sum(0.0) / n)
+    else:  # relative effects inflate the variance with the effect, so search outward for a bracket
+        upper = (d.z_alpha + d.z_power) * math.sqrt(d.variance_sum(0.0) / n)
+        for _ in range(60):
+            if d.power_at(n, sign * upper) >= d.power:
+                break
+            upper *= 2
     status: Status = "ok"
     warnings: tuple[str, ...] = ()
     if d.power_at(n, sign * upper) < d.power:
@@ -338,7 +353,7 @@ def duration(
     Example::
 
         >>> duration(sample_size(mean=0.10, mde=0.05), daily_traffic=20_000).days
-        6
+        7
     """
     owner = "duration"
     total = (
