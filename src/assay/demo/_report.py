@@ -50,35 +50,30 @@ def step(console: Console, text: str) -> Iterator[Step]:
 
 def runs_table(client: Client, trained: Sequence[TrainedModel], chosen: TrainedModel) -> Table:
     """One row per run, read back from the store: status, test metrics with the AUC interval, version."""
-    table = Table(
-        title="Runs in project 'churn' (metrics on the test set)", title_justify="left", box=box.SIMPLE_HEAD
-    )
-    table.add_column("run")
-    table.add_column("run id", no_wrap=True)
+    table = _table("Runs in project 'churn' (metrics on the test set)")
+    table.add_column("run", no_wrap=True)
     table.add_column("status")
-    for col in ("AUC", "95% CI", "log loss", "Brier", "recall@0.5"):
-        table.add_column(col, justify="right")
+    table.add_column("AUC ± 95% CI", no_wrap=True)
+    table.add_column("log loss", justify="right")
+    table.add_column("Brier", justify="right")
     table.add_column("model", no_wrap=True)
     for t in trained:
         info = client.run_info(t.run_id)
         m = info["metrics"]
         table.add_row(
-            f"{info['name']}{' [bold green]★[/]' if t is chosen else ''}",
-            t.run_id[:8],
+            info["name"],
             info["status"],
-            f"{m['auc']:.3f}",
-            f"{m['auc_ci_low']:.3f}–{m['auc_ci_high']:.3f}",
+            f"{m['auc']:.3f} ± {(m['auc_ci_high'] - m['auc_ci_low']) / 2:.3f}",
             f"{m['log_loss']:.3f}",
             f"{m['brier']:.3f}",
-            f"{m['recall']:.2f}",
-            f"v{t.version.version}",
+            f"v{t.version.version}{' [bold green]★[/]' if t is chosen else ''}",
         )
     return table
 
 
 def versions_table(versions: Sequence[ModelVersion], ours: set[int], *, limit: int = 6) -> Table:
     """Registered versions of ``churn`` (newest first), aliases included; this demo's marked ``new``."""
-    table = Table(title="Model 'churn' in the registry", title_justify="left", box=box.SIMPLE_HEAD)
+    table = _table("Model 'churn' in the registry")
     for col in ("version", "aliases", "class", "stored as", "from run", ""):
         table.add_column(col)
     newest = sorted(versions, key=lambda v: v.version, reverse=True)
@@ -121,9 +116,7 @@ def score_view(batch: pd.DataFrame, scores: np.ndarray, uri: str, *, top: int = 
     """Distribution of churn scores over a batch (ten bands) and the riskiest customers."""
     bands = pd.cut(scores, np.linspace(0, 1, 11), include_lowest=True, right=False)
     counts = pd.Series(bands).value_counts(sort=False)
-    hist = Table(
-        title=f"Churn scores from {uri} ({len(scores):,} new customers)", title_justify="left", box=box.SIMPLE_HEAD
-    )
+    hist = _table(f"Churn scores from {uri} ({len(scores):,} new customers)")
     hist.add_column("probability")
     hist.add_column("customers", justify="right")
     hist.add_column("share", justify="right")
@@ -143,20 +136,24 @@ def score_view(batch: pd.DataFrame, scores: np.ndarray, uri: str, *, top: int = 
         "customer_id": "customer",
         "plan": "plan",
         "contract": "contract",
-        "tenure_months": "tenure (months)",
-        "days_since_last_login": "days idle",
-        "support_tickets_90d": "tickets (90d)",
-        "payment_failures": "failed payments",
+        "tenure_months": "tenure",
+        "days_since_last_login": "idle days",
+        "support_tickets_90d": "tickets",
+        "payment_failures": "failures",
     }
     order = np.argsort(-scores, kind="stable")[:top]
-    risky = Table(title=f"Top {len(order)} customers at risk", title_justify="left", box=box.SIMPLE_HEAD)
+    risky = _table(f"Top {len(order)} customers at risk")
     risky.add_column("p(churn)", justify="right")
     for col, header in cols.items():
         risky.add_column(header, justify="left" if col in ("customer_id", "plan", "contract") else "right")
     for i in order:
         row = batch.iloc[int(i)]
         risky.add_row(f"{scores[i]:.2f}", *(str(row[c]) for c in cols))
-    return Group(hist, caption, Text(""), risky)
+    legend = Text(
+        "tenure in months; idle days since the last login; support tickets in the last 90 days; failed payments",
+        style="dim",
+    )
+    return Group(hist, caption, Text(""), risky, legend)
 
 
 def next_steps(commands: Sequence[str], note: str | None = None) -> Panel:
@@ -168,6 +165,10 @@ def next_steps(commands: Sequence[str], note: str | None = None) -> Panel:
         body.append(("\n" if i else "") + "$ ", style="dim")
         body.append(cmd, style="bold cyan")
     return Panel(body, title="Look at it", title_align="left", expand=False)
+
+
+def _table(title: str) -> Table:
+    return Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
 
 
 def _int(value: Any) -> str:

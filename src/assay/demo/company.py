@@ -1,7 +1,7 @@
 """A synthetic subscription company: customers with realistic features and a churn label.
 
 Every table is generated with vectorised numpy from one seed, so the same ``(n, seed)`` always
-gives the same frame, and 30,000 customers take a few milliseconds. Features are drawn in small
+gives the same frame, and 30,000 customers take a few tens of milliseconds. Features are drawn in small
 steps (profile → contract → usage → support and billing → survey) so later parts of the demo
 (experiments, monitoring, drift) can reuse or perturb one step without rewriting the rest.
 
@@ -127,7 +127,7 @@ def churn_logit(frame: pd.DataFrame) -> np.ndarray:
         + 1.0 · [contract = monthly]
         − 0.55 · log(1 + tenure_months)                     early months are the riskiest
         + 1.5 · [discount_pct ≥ 15 and 10 ≤ tenure ≤ 14]    the intro discount ends: a price shock
-        + 0.01 · (monthly_spend − list price of the plan)   add-on spend above the plan price
+        + 0.01 · (monthly_spend − list price of the plan)   add-ons raise it, discounts lower it
         − 0.05 · logins_30d
         + 1.5 · [days_since_last_login > 14] + 0.015 · min(days_since_last_login, 60)
         + 0.35 · support_tickets_90d · (1.6 if plan = basic else 0.6)
@@ -252,7 +252,10 @@ def _as_column(name: str, values: np.ndarray) -> pd.Series | np.ndarray:
 def _codes(column: pd.Series, name: str) -> np.ndarray:
     """Integer codes of a categorical (or string) column in :data:`CATEGORIES` order."""
     categories = list(CATEGORIES[name])
-    codes = pd.Categorical(column, categories=categories).codes.astype("int64")
+    if isinstance(column.dtype, pd.CategoricalDtype) and list(column.cat.categories) == categories:
+        codes = column.cat.codes.to_numpy(dtype="int64")  # -1 marks a missing value
+    else:
+        codes = pd.Index(categories).get_indexer(column.astype(object))
     if (codes < 0).any():
         bad = sorted(set(pd.Series(column)[codes < 0].astype(str)))[:5]
         raise InvalidInputError(f"column '{name}' has values {bad} outside {categories}.")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.rule import Rule
 from rich.text import Text
 
@@ -87,18 +88,18 @@ def run_demo(
     folder = client.settings.home / "demo"
 
     console.print(Rule("[bold]assay demo[/]: a churn model from raw data to production", align="left"))
-    console.print(f"[dim]store {client.db.safe_url} · artifacts {client.settings.artifacts_url}[/]")
+    console.print(f"store {client.db.safe_url} · artifacts {client.settings.artifacts_url}", style="dim", markup=False)
 
     with report.step(console, f"Generating {rows:,} customers") as s:
         table = customers(rows, seed)
         data_path = write_parquet(table, folder / "customers.parquet")
         churn_rate = float(table[LABEL].mean())
-        s.done = f"Generated {rows:,} customers ({churn_rate:.1%} churned) → {data_path}"
+        s.done = f"Generated {rows:,} customers ({churn_rate:.1%} churned) → {escape(str(data_path))}"
     with report.step(console, "Splitting train/test") as s:
         data = split(table, folder, seed=seed)
-        s.done = f"Split {len(data.X_train):,} train / {len(data.X_test):,} test rows (stratified on churn, seed {seed})"
+        s.done = f"Split {len(data.X_train):,} train / {len(data.X_test):,} test rows (stratified, seed {seed})"
 
-    trained = [_train(console, client, spec, data) for spec in (linear_spec(seed), boosting_spec(seed, n_jobs=2))]
+    trained = [_train(console, client, spec, data) for spec in (linear_spec(seed), boosting_spec(seed))]
 
     chosen = max(trained, key=lambda t: t.metrics["auc"])
     other = next(t for t in trained if t is not chosen)
@@ -119,7 +120,9 @@ def run_demo(
         scores = np.asarray(predictor.predict_proba(batch.drop(columns=[LABEL])))[:, 1]
         scored = batch.drop(columns=[LABEL]).assign(churn_probability=scores)
         scored_path = write_parquet(scored, folder / "scored_customers.parquet")
-        s.done = f"Loaded {uri} (v{predictor.version}) and scored {batch_rows:,} new customers → {scored_path}"
+        s.done = (
+            f"Loaded {uri} (v{predictor.version}) and scored {batch_rows:,} new customers → {escape(str(scored_path))}"
+        )
 
     client.flush()
     versions = client.registry.list_versions(MODEL_NAME)
@@ -127,6 +130,7 @@ def run_demo(
     console.print(report.runs_table(client, trained, chosen))
     console.print(report.versions_table(versions, {t.version.version for t in trained}))
     console.print(report.recorded_tree(client, trained))
+    console.print()
     console.print(report.score_view(batch, scores, uri))
     console.print(report.next_steps(_commands(trained), _env_note(client)))
     elapsed = time.perf_counter() - started
@@ -146,7 +150,7 @@ def run_demo(
         "runs": [_run_summary(t) for t in trained],
         "chosen": {**_run_summary(chosen), "model_uri": chosen.version.uri},
         "auc_difference": diff,
-        "scored_rows": int(len(scores)),
+        "scored_rows": len(scores),
         "scored_path": str(scored_path),
         "mean_score": float(scores.mean()),
         "elapsed_s": round(elapsed, 3),
@@ -194,6 +198,6 @@ def _env_note(client: Client) -> str | None:
     if (default.store_url, default.artifacts_url) == (client.settings.store_url, client.settings.artifacts_url):
         return None
     return (
-        f"These commands read the store named by ASSAY_HOME / ASSAY_STORE_URL; set ASSAY_STORE_URL={client.db.safe_url} "
-        f"and ASSAY_ARTIFACTS_URL={client.settings.artifacts_url} to see this demo's store."
+        "These commands open the store named by ASSAY_HOME / ASSAY_STORE_URL; to see this demo's store, set "
+        f"ASSAY_STORE_URL={client.db.safe_url} and ASSAY_ARTIFACTS_URL={client.settings.artifacts_url}."
     )
