@@ -94,8 +94,9 @@ def init(
         with tempfile.TemporaryDirectory() as empty:  # --force: ignore the unreadable file being replaced
             settings = state.settings(cwd=empty)
     settings = _absolute(settings)
-    safe_url = Database(settings.store_url).safe_url
-    if "://" in settings.store_url and make_url(Database(settings.store_url).url).password:
+    db = Database(settings.store_url)
+    safe_url = db.safe_url
+    if make_url(db.url).password:
         stderr().print(
             f"[yellow]warning:[/] {FILENAME} will contain the store's password; "
             "prefer ASSAY_STORE_URL in the environment and keep the file out of version control."

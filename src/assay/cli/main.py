@@ -23,13 +23,14 @@ import errno
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from typer.core import TyperGroup
 
 import assay
 from assay.cli import db, models, runs
 from assay.cli.context import State, get_state
 from assay.cli.initialize import init
-from assay.cli.render import JsonOption, print_json, stderr, stdout
+from assay.cli.render import JsonOption, print_json
 from assay.errors import AssayError, ConflictError, InvalidInputError, NotFoundError
 
 __all__ = ["app", "exit_code"]
@@ -72,8 +73,9 @@ class _AssayGroup(TyperGroup):
         except Exception as exc:
             if ctx.params.get("debug") or _framework_signal(exc):
                 raise
+            first_line = (str(exc).strip().splitlines() or [""])[0]
             typer.echo(
-                f"error: unexpected {type(exc).__name__}: {exc} (run again with --debug to see the traceback)",
+                f"error: unexpected {type(exc).__name__}: {first_line} (run again with --debug for the traceback)",
                 err=True,
             )
             raise typer.Exit(1) from None
@@ -128,7 +130,7 @@ def main(
 @app.command("demo")
 def demo(
     ctx: typer.Context,
-    rows: Annotated[int, typer.Option("--rows", min=1, help="Customers in the synthetic company.")] = 30_000,
+    rows: Annotated[int, typer.Option("--rows", help="Customers in the synthetic company.")] = 30_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed, for a reproducible scenario.")] = 7,
     json_output: JsonOption = False,
 ) -> None:
@@ -139,7 +141,7 @@ def demo(
         if exc.name not in ("assay.demo", "assay"):
             raise
         raise AssayError("the demo is not part of this installation of assay (assay.demo is missing)") from exc
-    console = stderr() if json_output else stdout()  # with --json, progress goes to stderr
+    console = Console(stderr=json_output)  # the demo's own markup on; with --json its story goes to stderr
     result = run_demo(rows=rows, seed=seed, console=console, client=get_state(ctx).client)
     if json_output:
         print_json(result)

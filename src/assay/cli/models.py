@@ -13,11 +13,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.console import Group
 from rich.text import Text
 
 from assay.cli.context import get_state
-from assay.cli.render import JsonOption, cell, fmt_time, kv_table, new_table, print_json, short_id, stdout
+from assay.cli.render import JsonOption, cell, fmt_time, kv_table, new_table, print_json, short_id, spaced, stdout
 from assay.errors import InvalidInputError
 from assay.registry.registry import ModelVersion
 
@@ -28,7 +27,7 @@ app = typer.Typer(help="Registered models: versions, signatures and aliases.", n
 _SIG_COLUMNS = 4
 
 
-def signature_summary(signature: dict[str, Any] | None, max_columns: int = _SIG_COLUMNS) -> str:
+def signature_summary(signature: dict[str, Any] | None, max_columns: int = _SIG_COLUMNS, *, kinds: bool = True) -> str:
     """A one-line view of a stored signature: ``3 inputs: age (integer), plan (string), … → 1 output``.
 
     Example::
@@ -39,7 +38,7 @@ def signature_summary(signature: dict[str, Any] | None, max_columns: int = _SIG_
     if not signature:
         return "-"
     inputs = signature.get("inputs") or []
-    shown = ", ".join(f"{c['name']} ({c['dtype']})" for c in inputs[:max_columns])
+    shown = ", ".join(f"{c['name']} ({c['dtype']})" if kinds else c["name"] for c in inputs[:max_columns])
     if len(inputs) > max_columns:
         shown += f", … +{len(inputs) - max_columns}"
     text = f"{len(inputs)} input{'s' if len(inputs) != 1 else ''}: {shown}" if inputs else "no inputs"
@@ -76,7 +75,10 @@ def list_models(ctx: typer.Context, json_output: JsonOption = False) -> None:
     if not models:
         console.print("No registered models yet. Register one with run.log_model(model, name=...).")
         return
-    table = new_table("model", "versions", "latest", "aliases", "updated (UTC)", "description")
+    table = new_table(
+        "model", "versions", "latest", "aliases", "updated (UTC)", "description",
+        wrap=["model", "aliases", "description"],
+    )  # fmt: skip
     for m in models:
         table.add_row(
             cell(m["name"], "bold"),
@@ -89,7 +91,7 @@ def list_models(ctx: typer.Context, json_output: JsonOption = False) -> None:
     console.print(table)
 
 
-def _version_detail(mv: ModelVersion) -> Group:
+def _version_detail(mv: ModelVersion) -> Any:
     rows: list[tuple[str, Any]] = [
         ("model", mv.name),
         ("version", str(mv.version)),
@@ -106,13 +108,13 @@ def _version_detail(mv: ModelVersion) -> Group:
     if mv.signature:
         for title, specs in (("Inputs", mv.signature.get("inputs")), ("Outputs", mv.signature.get("outputs"))):
             if specs:
-                table = new_table("column", "kind", title=title)
+                table = new_table("column", "kind", title=title, wrap=["column"])
                 for spec in specs:
                     table.add_row(cell(spec["name"]), cell(spec["dtype"]))
                 parts.append(table)
     else:
         parts.append(Text("No signature (log the model with an input_example to record one).", style="dim"))
-    return Group(*parts)
+    return spaced(*parts)
 
 
 @app.command("show")
@@ -143,21 +145,27 @@ def show_model(
             }
         )
         return
+    console = stdout()
+    described = any(mv.description for mv in versions) and console.width >= 100  # else see --version N
     table = new_table(
-        "version", "aliases", "run", "flavor", "class", "signature", "registered (UTC)",
+        "version", "aliases", "run", "flavor", "signature", "registered",
+        *(["description"] if described else []),
         title=f"{name}" + (f": {model['description']}" if model.get("description") else ""),
+        wrap=["aliases", "flavor", "signature", "description"],
+        min_width={"aliases": 8, "flavor": 10, "signature": 12},
+        caption="times in UTC",
     )  # fmt: skip
     for mv in versions:
         table.add_row(
             cell(f"v{mv.version}", "bold"),
             cell(", ".join(mv.aliases) or "-", "yellow" if mv.aliases else ""),
             cell(short_id(mv.run_id)),
-            cell(mv.flavor),
-            cell(mv.model_class or "-"),
-            cell(signature_summary(mv.signature)),
+            cell(f"{mv.flavor} ({mv.model_class.rsplit('.', 1)[-1]})" if mv.model_class else mv.flavor),
+            cell(signature_summary(mv.signature, 3, kinds=False)),
             cell(fmt_time(mv.created_at, seconds=False)),
+            *([cell(mv.description or "")] if described else []),
         )
-    stdout().print(table)
+    console.print(table)
 
 
 @app.command("alias")

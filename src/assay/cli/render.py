@@ -1,7 +1,7 @@
 """Shared output helpers for the command line: consoles, JSON, and value formatting for tables.
 
-Everything user-supplied (run names, params, tags) is wrapped in :class:`rich.text.Text`, so a
-``[red]`` inside a param value is printed as it is, never interpreted as Rich markup.
+The stdout console has markup turned off and cells are :class:`rich.text.Text`, so a ``[red]``
+inside a run name or param value is printed as it is, never interpreted as Rich markup.
 
 Example::
 
@@ -20,7 +20,8 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -36,6 +37,7 @@ __all__ = [
     "print_json",
     "run_duration",
     "short_id",
+    "spaced",
     "sparkline",
     "status_text",
     "stderr",
@@ -52,9 +54,13 @@ _BLOCKS = "▁▂▃▄▅▆▇█"
 _MAX_CELL = 60
 
 
-def stdout() -> Console:
-    """A Rich console on the current stdout (created per call, so test runners can capture it)."""
-    return Console(highlight=False)
+def stdout(width: int | None = None) -> Console:
+    """A Rich console on the current stdout (created per call, so test runners can capture it).
+
+    Markup is off: every string printed is literal, so user data can never inject styles; styling
+    is done with ``Text(..., style=...)`` and column styles instead.
+    """
+    return Console(highlight=False, markup=False, width=width)
 
 
 def stderr() -> Console:
@@ -169,12 +175,39 @@ def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLES.get(status, ""))
 
 
-def new_table(*columns: str, title: str | None = None, caption: str | None = None) -> Table:
-    """A table with the house style: bold headers, no wrapping of the first column."""
-    table = Table(title=title, caption=caption, header_style="bold", title_justify="left", caption_justify="left")
-    for index, name in enumerate(columns):
-        table.add_column(name, no_wrap=index == 0, overflow="fold")
+def new_table(
+    *columns: str,
+    title: str | None = None,
+    caption: str | None = None,
+    wrap: Iterable[str] = (),
+    min_width: Mapping[str, int] | None = None,
+) -> Table:
+    """A table in the house style (header rule only); columns in ``wrap`` fold, the others never wrap."""
+    table = Table(
+        title=title,
+        caption=caption,
+        box=box.SIMPLE_HEAD,
+        header_style="bold",
+        title_justify="left",
+        title_style="bold",
+        caption_justify="left",
+        pad_edge=False,
+        show_edge=False,
+    )
+    folding = set(wrap)
+    for name in columns:
+        table.add_column(name, no_wrap=name not in folding, overflow="fold", min_width=(min_width or {}).get(name))
     return table
+
+
+def spaced(*parts: Any) -> Group:
+    """Renderables one after the other with a blank line between them (for multi-section views)."""
+    items: list[Any] = []
+    for part in parts:
+        if items:
+            items.append(Text(""))
+        items.append(part)
+    return Group(*items)
 
 
 def kv_table(rows: Iterable[tuple[str, Any]], *, title: str | None = None) -> Table:

@@ -18,8 +18,6 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
 from assay.cli.context import get_state
@@ -35,6 +33,7 @@ from assay.cli.render import (
     print_json,
     run_duration,
     short_id,
+    spaced,
     sparkline,
     status_text,
     stdout,
@@ -52,6 +51,7 @@ _HEX = re.compile(r"^[0-9a-fA-F]+$")  # run ids are uuid4 hex
 _AUTO_METRICS = 4
 _AUTO_PARAMS = 3
 _MAX_ARTIFACTS = 50
+_NAME_FIT = 14  # when fitting columns to the terminal, names may wrap down to this width
 
 RunIdArg = Annotated[str, typer.Argument(help="A run id, or a unique prefix of at least 6 characters.")]
 
@@ -87,7 +87,7 @@ def resolve_run_id(client: Client, ref: str) -> str:
     # the prefix is hex only, so it cannot contain quotes or LIKE wildcards
     found = client.search_runs(filter=f"attributes.run_id like '{ref.lower()}%'", limit=6)
     if found.empty:
-        raise NotFoundError(f"no run id starts with {ref!r}; check the id with `assay runs list`")
+        raise NotFoundError(f"run {ref!r} not found: no run id starts with it; check the id with `assay runs list`")
     if len(found) > 1:
         shown = ", ".join(f"{rid[:12]} ({name})" for rid, name in zip(found["run_id"], found["name"], strict=True))
         more = " or more" if len(found) > 5 else ""
@@ -125,7 +125,7 @@ def _frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _pick_columns(df: pd.DataFrame, order_by: list[str], explicit: list[str]) -> list[str]:
-    """The param/metric columns to show: ``explicit`` if given, else the ordered-by keys plus the most common."""
+    """Columns to show: ``explicit`` if given, else (by priority) ordered-by keys, then common metrics and params."""
     if explicit:
         for name in explicit:
             if name.split(".", 1)[0] not in ("params", "metrics", "tags") or "." not in name:
@@ -143,9 +143,38 @@ def _pick_columns(df: pd.DataFrame, order_by: list[str], explicit: list[str]) ->
         cols.sort(key=lambda c: (-int(df[c].notna().sum()), c))
         return cols[:n]
 
-    picked = ordered + most_common("params", _AUTO_PARAMS) + most_common("metrics", _AUTO_METRICS)
-    rank = {"params": 0, "metrics": 1, "tags": 2}
-    return sorted(picked, key=lambda c: rank[c.split(".", 1)[0]])  # stable: ordered-by keys first in group
+    return ordered + most_common("metrics", _AUTO_METRICS) + most_common("params", _AUTO_PARAMS)
+
+
+def _width(values: list[str], header: str) -> int:
+    return max([len(header), *(len(v) for v in values)])
+
+
+def _start_times(times: list[Any]) -> list[str]:
+    """Start times for the list: ``Nov 25 14:03`` when all are in the current year, else with the year."""
+    this_year = pd.Timestamp.now(tz="UTC").year
+    if all(_present(t) and t.year == this_year for t in times):
+        return [t.strftime("%b %d %H:%M") for t in times]
+    return [fmt_time(t, seconds=False) for t in times]
+
+
+def _fit(base: dict[str, list[str]], extra: dict[str, list[str]], width: int) -> list[str]:
+    """The extra columns, in order, that fit in ``width`` characters beside the base columns.
+
+    Names are kept on one line when that leaves room for at least one extra column; otherwise
+    they may wrap down to ``_NAME_FIT`` characters to make room.
+    """
+    for name_cap in (1000, _NAME_FIT):
+        used = sum(min(_width(v, k), name_cap if k in ("name", "project") else 1000) + 3 for k, v in base.items())
+        kept = []
+        for name, values in extra.items():
+            need = _width(values, name.split(".", 1)[1]) + 3
+            if used + need <= width:
+                kept.append(name)
+                used += need
+        if kept:
+            return kept
+    return []
 
 
 def _header(name: str, all_names: list[str]) -> Text:
@@ -188,28 +217,46 @@ def list_runs(
         return
     extra = _pick_columns(df, order_by or [], columns or [])
     show_project = df["project"].nunique() > 1
-    table = Table(header_style="bold", caption_justify="left")
-    table.add_column("run", no_wrap=True)
-    table.add_column("name", overflow="fold")
-    if show_project:
-        table.add_column("project", overflow="fold")
-    for name in ("status", "started", "duration"):
-        table.add_column(name, no_wrap=True)
+    records = df.to_dict(orient="records")
+    base: dict[str, list[str]] = {
+        "run": [short_id(r["run_id"]) for r in records],
+        "name": [fmt_value(r["name"]) for r in records],
+        "project": [fmt_value(r["project"]) for r in records] if show_project else [],
+        "status": [r["status"] for r in records],
+        "started": _start_times([r["start_time"] for r in records]),
+        "duration": [
+            fmt_duration(run_duration(r["start_time"], r["end_time"] if _present(r["end_time"]) else None))
+            for r in records
+        ],
+    }
+    if not show_project:
+        del base["project"]
+    values = {
+        name: [fmt_value(r.get(name), digits=4) if _present(r.get(name)) else "-" for r in records] for name in extra
+    }
+    if not columns:  # automatic choice: only as many columns as fit the terminal
+        rank = {"params": 0, "metrics": 1, "tags": 2}  # shown params first, then metrics
+        extra = sorted(_fit(base, values, console.width), key=lambda c: rank[c.split(".", 1)[0]])
+    else:  # explicit choice: never squeeze a column away; let long lines be long
+        needed = sum(_width(v, k) + 3 for k, v in [*base.items(), *values.items()])
+        console = stdout(width=max(console.width, needed))
+    table = new_table()
+    for name in base:
+        wide = name in ("name", "project")
+        table.add_column(
+            name,
+            no_wrap=not wide,
+            overflow="fold",
+            min_width=min(_width(base[name], name), _NAME_FIT) if wide else None,
+        )
     for name in extra:
         metric = name.startswith("metrics.")
-        table.add_column(_header(name, extra), justify="right" if metric else "left", no_wrap=metric)
-    for row in df.to_dict(orient="records"):
-        end = row["end_time"] if _present(row["end_time"]) else None
-        cells: list[Any] = [cell(short_id(row["run_id"]), "bold"), cell(row["name"])]
-        if show_project:
-            cells.append(cell(row["project"]))
-        cells += [
-            status_text(row["status"]),
-            cell(fmt_time(row["start_time"], seconds=False)),
-            cell(fmt_duration(run_duration(row["start_time"], end))),
-        ]
-        cells += [cell(fmt_value(row.get(name), digits=4) if _present(row.get(name)) else "-") for name in extra]
-        table.add_row(*cells)
+        table.add_column(_header(name, extra), justify="right" if metric else "left", overflow="fold")
+    for i in range(len(records)):
+        row: list[Any] = [cell(base["run"][i], "bold")]
+        row += [status_text(v[i]) if key == "status" else cell(v[i]) for key, v in base.items() if key != "run"]
+        row += [cell(values[name][i]) for name in extra]
+        table.add_row(*row)
     more = f"; showing the first {limit}, use --limit for more" if len(df) == limit else ""
     table.caption = f"{len(df)} run{'s' if len(df) != 1 else ''} (times in UTC){more}"
     console.print(table)
@@ -241,7 +288,8 @@ def show_run(ctx: typer.Context, run_id: RunIdArg, json_output: JsonOption = Fal
     artifacts = client.list_artifacts(rid)
     duration = run_duration(info["start_time"], info["end_time"])
     if json_output:
-        print_json({**info, "duration_s": duration, "inputs": inputs, "artifacts": artifacts})
+        git_commit = ((info.get("environment") or {}).get("git") or {}).get("commit")
+        print_json({**info, "duration_s": duration, "git_commit": git_commit, "inputs": inputs, "artifacts": artifacts})
         return
     env = info.get("environment") or {}
     rows: list[tuple[str, Any]] = [
@@ -264,12 +312,14 @@ def show_run(ctx: typer.Context, run_id: RunIdArg, json_output: JsonOption = Fal
         ("Tags", info["tags"], ""),
     ):
         if values:
-            table = new_table("key", "value", title=title)
+            table = new_table("key", "value", title=title, wrap=["value"])
             for key in sorted(values):
                 table.add_row(cell(key, style), cell(values[key]))
             parts.append(table)
     if inputs:
-        table = new_table("role", "dataset", "rows", "fingerprint", "source", title="Datasets")
+        table = new_table(
+            "role", "dataset", "rows", "fingerprint", "source", title="Datasets", wrap=["dataset", "source"]
+        )
         for d in inputs:
             table.add_row(
                 cell(d["role"]), cell(d["name"]), cell(d["num_rows"]), cell(short_id(d["fingerprint"], 12)),
@@ -277,13 +327,13 @@ def show_run(ctx: typer.Context, run_id: RunIdArg, json_output: JsonOption = Fal
             )  # fmt: skip
         parts.append(table)
     if artifacts:
-        table = new_table("path", "size", title="Artifacts")
+        table = new_table("path", "size", title="Artifacts", wrap=["path"])
         for a in artifacts[:_MAX_ARTIFACTS]:
             table.add_row(cell(a["path"]), cell(fmt_size(a["size"])))
         if len(artifacts) > _MAX_ARTIFACTS:
             table.caption = f"… and {len(artifacts) - _MAX_ARTIFACTS} more (see --json)"
         parts.append(table)
-    stdout().print(Group(*parts))
+    stdout().print(spaced(*parts))
 
 
 # -- compare ---------------------------------------------------------------------------------------
@@ -319,8 +369,7 @@ def compare_runs(
             }
         )
         return
-    table = Table(header_style="bold", caption_justify="left")
-    table.add_column("", no_wrap=True)
+    table = new_table("")
     for info in infos:
         table.add_column(Text(f"{info['name']}\n{short_id(info['run_id'])}"), overflow="fold")
     table.add_row("project", *(cell(info["project"]) for info in infos))
@@ -389,7 +438,8 @@ def metric_history(
         return
     values = [v for _, v, _ in history]
     finite = [(v, s) for s, v, _ in history if math.isfinite(v)]
-    console.print(Text(f"{metric} in run {short_id(rid)}: {len(history)} points", style="bold"))
+    points_text = f"{len(history)} point{'s' if len(history) != 1 else ''}"
+    console.print(Text(f"{metric} in run {short_id(rid)}: {points_text}", style="bold"))
     console.print(Text(sparkline(values), style="green"))
     rows: list[tuple[str, Any]] = [
         ("first", f"{fmt_value(values[0])} (step {history[0][0]})"),

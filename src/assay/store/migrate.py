@@ -45,7 +45,7 @@ def head_revision() -> str:
 
 def current_revision(db: Database) -> str | None:
     """The schema revision the store is at (None for an empty database)."""
-    with db.engine.connect() as conn:
+    with db._translate(), db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
@@ -54,7 +54,7 @@ def upgrade(db: Database, revision: str = "head") -> str:
     head = head_revision()
     if revision == "head" and current_revision(db) == head:
         return head
-    with _migration_lock(db), db.engine.begin() as conn:
+    with db._translate(), _migration_lock(db), db.engine.begin() as conn:
         cfg = _config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
