@@ -90,7 +90,7 @@ def test_param_relogged_with_other_value_conflicts(client: Client) -> None:
     with client.start_run(project="p") as run:
         run.log_params({"lr": 0.1, "depth": 3})
         run.log_params({"lr": 0.1})  # same value: fine
-        with pytest.raises(ConflictError, match="'lr'.*'0.1'.*'0.2'"):
+        with pytest.raises(ConflictError, match=r"'lr'.*'0\.1'.*'0\.2'"):
             run.log_params({"lr": 0.2, "new": 1})
         with pytest.raises(ValueError):  # ConflictError is a ValueError too
             run.log_param("depth", 4)

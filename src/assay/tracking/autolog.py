@@ -4,9 +4,13 @@
 included), of LightGBM's sklearn API and ``lightgbm.train``. Each *outermost* fit is logged into the
 active run (``assay.start_run``) or, when there is none, into a new run named after the estimator
 class, ended ``finished`` after fit (``failed`` if fit raised; the error is re-raised). Inner fits (a
-Pipeline's steps, a search's candidates) are not logged: a thread-local depth guard. Autolog's own
-failures (a metric undefined for an exotic target, a store hiccup) never break a fit: they become an
-:class:`AutologWarning` and the fit goes on.
+Pipeline's steps, a search's candidates, the folds of ``cross_val_score`` and its kin) are not logged:
+a thread-local depth guard. Autolog's own failures (a metric undefined for an exotic target, a store
+hiccup) never break a fit: they become an :class:`AutologWarning` and the fit goes on.
+
+Limits: fits running in joblib *threads* started by an outer fit (``parallel_backend("threading")``)
+are logged as runs of their own (process workers are never patched); a name imported before
+``autolog()`` (``from lightgbm import train``) keeps the unpatched function.
 
 Example::
 
@@ -20,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import math
@@ -42,9 +47,17 @@ if TYPE_CHECKING:
 
 __all__ = ["AutologWarning", "autolog"]
 
-MAX_PARAM_CHARS = 500  # params share a (key, value) b-tree index: PostgreSQL caps an entry at ~2.7 kB
+MAX_PARAM_CHARS = 5000  # a vocabulary or a huge param grid stays readable (and the store small)
 _FIT_METHODS = ("fit", "fit_transform", "fit_predict")
 _LIBRARY_PREFIXES = ("sklearn.", "lightgbm.")
+_QUIET_FUNCTIONS = (  # fit throw-away clones: their fits are never logged
+    "cross_validate",
+    "cross_val_score",
+    "cross_val_predict",
+    "learning_curve",
+    "validation_curve",
+    "permutation_test_score",
+)
 _LGB_ROUND_ALIASES = frozenset(
     {"num_iterations", "num_iteration", "n_iter", "num_tree", "num_trees", "num_round", "num_rounds"}
     | {"nrounds", "num_boost_round", "n_estimators", "max_iter"}
@@ -82,26 +95,31 @@ def autolog(
     silent: bool = False,
     max_metric_rows: int = 100_000,
 ) -> None:
-    """Log every scikit-learn / LightGBM training call automatically (``disable=True`` undoes it).
+    """Log every scikit-learn / LightGBM training call automatically; ``disable=True`` undoes it.
 
-    Per outermost fit: params (``get_params(deep=True)``: nested ones as ``clf__C``, estimator objects
-    as their class name; the ``params`` dict for ``lightgbm.train``), training metrics on the training
-    data (classifiers: ``training_accuracy``, ``_precision``, ``_recall``, ``_f1`` (weighted when
-    multiclass), ``_log_loss``, ``_roc_auc``; regressors: ``training_mse``, ``_rmse``, ``_mae``,
-    ``_r2``; on at most ``max_metric_rows`` rows, a seeded sample beyond that, noted in tag
-    ``autolog.metrics_sample``), search CVs' ``best_*`` params, ``best_cv_score`` and
-    ``cv_results.csv``, LightGBM evaluation histories (``valid_0.binary_logloss`` by iteration), and
-    the fitted model at ``runs:/<run_id>/model`` with the first 5 training rows as input example
-    (DataFrame input only), or registered as the next version of ``registered_model_name``.
+    Each outermost ``fit`` (or ``lightgbm.train``) logs:
 
-    Calling it again changes the options without wrapping twice. Fits inside ``with
-    assay.start_run():`` log into that run (a second model in the same run goes to ``model-2``, ...;
-    tag ``autolog.model_uri`` names the latest); other fits get a run of their own in ``project``.
+    - params: ``get_params(deep=True)`` (nested ones as ``clf__C``, estimator objects as their class
+      name) or the ``params`` dict of ``lightgbm.train``; search CVs add ``best_<param>``;
+    - training metrics on the training data: ``training_accuracy``, ``_precision``, ``_recall``,
+      ``_f1`` (weighted when multiclass), ``_log_loss``, ``_roc_auc`` for classifiers;
+      ``training_mse``, ``_rmse``, ``_mae``, ``_r2`` for regressors; on at most ``max_metric_rows``
+      rows (a seeded sample beyond, noted in tag ``autolog.metrics_sample``); search CVs add
+      ``best_cv_score`` and a ``cv_results.csv`` artifact; LightGBM evaluation sets give histories
+      such as ``valid_0.binary_logloss`` with step = iteration;
+    - the fitted model at ``runs:/<run_id>/model`` (``log_models``), with the first 5 training rows as
+      input example when X is a DataFrame (``log_input_examples``), registered as the next version of
+      ``registered_model_name`` when given.
+
+    A fit inside ``with assay.start_run():`` logs into that run (a second model there goes to
+    ``model-2``, ...; tag ``autolog.model_uri`` names the latest); any other fit gets a run of its own
+    in ``project``, named after the estimator class. Calling ``autolog`` again only changes options.
+    ``silent=True`` mutes autolog's own :class:`AutologWarning` s.
 
     Example::
 
         assay.autolog(registered_model_name="churn")
-        pipeline.fit(X, y)                    # run "Pipeline" + model version churn/N
+        pipeline.fit(X, y)            # run "Pipeline" and model version churn/N
         assay.autolog(disable=True)
     """
     global _settings
@@ -184,6 +202,13 @@ def _patch_targets() -> list[tuple[Any, str, str]]:
             for name in _FIT_METHODS:
                 if inspect.isfunction(vars(klass).get(name)):  # not available_if descriptors / properties
                     targets[(klass, name)] = "method"
+    from sklearn import model_selection
+    from sklearn.model_selection import _validation
+
+    for module in (model_selection, _validation):
+        for name in _QUIET_FUNCTIONS:
+            if inspect.isfunction(vars(module).get(name)):
+                targets[(module, name)] = "quiet"
     if lgb is not None:
         targets[(lgb, "train")] = "lgb_train"
         targets[(lgb.engine, "train")] = "lgb_train"
@@ -200,7 +225,7 @@ def _patch_all(settings: _Settings) -> None:
             continue
         wrapper = originals.get(id(original))
         if wrapper is None:
-            wrapper = _wrap_method(original) if kind == "method" else _wrap_lgb_train(original)
+            wrapper = {"method": _wrap_method, "lgb_train": _wrap_lgb_train, "quiet": _wrap_quiet}[kind](original)
             originals[id(original)] = wrapper
         try:
             setattr(owner, name, wrapper)
@@ -235,6 +260,18 @@ def _wrap_lgb_train(original: Callable[..., Any]) -> Callable[..., Any]:
         return _guarded(_logged_lgb_train, original, None, args, kwargs)
 
     return train
+
+
+def _wrap_quiet(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def quiet(*args: Any, **kwargs: Any) -> Any:
+        _local.depth = getattr(_local, "depth", 0) + 1
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _local.depth -= 1
+
+    return quiet
 
 
 def _guarded(logged: Callable[..., Any], original: Callable[..., Any], *rest: Any) -> Any:
@@ -279,9 +316,7 @@ class _Session:
     def guard(self, what: str, fn: Callable[[], list[str] | None]) -> None:
         """Run one logging step; its failure (or the problems it returns) becomes a warning."""
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # library noise from autolog's own work (UndefinedMetric, ...)
-                problems = fn() or []
+            problems = fn() or []
         except Exception as exc:
             problems = [f"{type(exc).__name__}: {exc}"]
         for problem in problems:
@@ -343,18 +378,24 @@ def _logged_estimator_fit(
     except BaseException as exc:
         session.finish(exc)
         raise
-    X, y, sample_weight = _fit_data(original, estimator, args, kwargs)
-    session.guard("training metrics", lambda: _log_training_metrics(session, estimator, X, y, sample_weight))
-    if hasattr(estimator, "cv_results_"):
-        session.guard("search results", lambda: _log_search_results(session, estimator))
-    evals = getattr(estimator, "evals_result_", None) if flavor == "lightgbm" else None
-    if evals:
-        session.guard("evaluation history", lambda: session.log_history(evals))
-    if settings.log_models:
-        example = X.iloc[:5].copy() if settings.log_input_examples and isinstance(X, pd.DataFrame) else None
-        session.guard("the model", lambda: session.log_model(estimator, example))
+    session.guard("the fit's results", lambda: _log_fit_results(session, original, estimator, args, kwargs))
     session.finish()
     return result
+
+
+def _log_fit_results(
+    session: _Session, original: Callable[..., Any], estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    X, y, sample_weight = _fit_data(original, estimator, args, kwargs)
+    session.guard("training metrics", lambda: _log_training_metrics(session, estimator, X, y, sample_weight))
+    if isinstance(getattr(estimator, "cv_results_", None), dict):  # a search CV (RidgeCV's is an array)
+        session.guard("search results", lambda: _log_search_results(session, estimator))
+    evals = getattr(estimator, "evals_result_", None) if type(estimator).__module__.startswith("lightgbm") else None
+    if evals:
+        session.guard("evaluation history", lambda: session.log_history(evals))
+    if session.settings.log_models:
+        example = _input_example(session.settings, X)
+        session.guard("the model", lambda: session.log_model(estimator, example))
 
 
 def _logged_lgb_train(
@@ -368,17 +409,23 @@ def _logged_lgb_train(
     if session is None:
         return original(*args, **kwargs)
     arguments = bound.arguments
-    params = dict(arguments.get("params") or {})
-    if not _LGB_ROUND_ALIASES & set(params):
-        params["num_boost_round"] = arguments.get("num_boost_round", 100)
-    session.guard("params", lambda: session.log_params(params))
-    data = getattr(arguments.get("train_set"), "data", None)  # read now: lightgbm may free it while training
-    example = data.iloc[:5].copy() if settings.log_input_examples and isinstance(data, pd.DataFrame) else None
     evals: dict[str, dict[str, list[float]]] = {}
-    try:
+    example = None
+
+    def params() -> dict[str, Any]:
+        logged = dict(arguments.get("params") or {})
+        if not _LGB_ROUND_ALIASES & set(logged):
+            logged["num_boost_round"] = arguments.get("num_boost_round", 100)
+        return logged
+
+    def prepare() -> None:
+        nonlocal example
+        # the training frame is read now: lightgbm frees it while training (free_raw_data)
+        example = _input_example(settings, getattr(arguments.get("train_set"), "data", None))
         arguments["callbacks"] = [*(arguments.get("callbacks") or []), _lightgbm().record_evaluation(evals)]
-    except Exception as exc:  # pragma: no cover - lightgbm without record_evaluation
-        _warn(settings, f"cannot record lightgbm evaluation history: {exc}")
+
+    session.guard("params", lambda: session.log_params(params()))
+    session.guard("evaluation history", prepare)
     try:
         booster = original(*bound.args, **bound.kwargs)
     except BaseException as exc:
@@ -398,6 +445,7 @@ def _logged_lgb_train(
 
 
 def _log_training_metrics(session: _Session, estimator: Any, X: Any, y: Any, sample_weight: Any) -> list[str]:
+    from sklearn import config_context
     from sklearn.base import is_classifier, is_regressor
 
     classifier, regressor = is_classifier(estimator), is_regressor(estimator)
@@ -411,7 +459,8 @@ def _log_training_metrics(session: _Session, estimator: Any, X: Any, y: Any, sam
         sample_weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
         session.run.set_tags({"autolog.metrics_sample": f"{limit} of {n} training rows (seeded random sample)"})
     compute = _classifier_metrics if classifier else _regressor_metrics
-    metrics, problems = compute(estimator, X, y, sample_weight)
+    with config_context(skip_parameter_validation=True):  # thread-local; halves the metrics' cost
+        metrics, problems = compute(estimator, X, y, sample_weight)
     if metrics:
         session.run.log_metrics(metrics)
     return problems
@@ -524,7 +573,9 @@ def _signature(fn: Callable[..., Any]) -> inspect.Signature:
     return inspect.signature(fn)
 
 
-def _fit_data(original: Callable[..., Any], estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple:
+def _fit_data(
+    original: Callable[..., Any], estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Any, Any, Any]:
     """``(X, y, sample_weight)`` of a fit call, whatever the method names its first parameter."""
     try:
         sig = _signature(original)
@@ -535,6 +586,10 @@ def _fit_data(original: Callable[..., Any], estimator: Any, args: tuple[Any, ...
     X = arguments.get(names[1]) if len(names) > 1 else None
     y = arguments.get("y", arguments.get("Y"))
     return X, y, arguments.get("sample_weight")
+
+
+def _input_example(settings: _Settings, X: Any) -> pd.DataFrame | None:
+    return X.iloc[:5].copy() if settings.log_input_examples and isinstance(X, pd.DataFrame) else None
 
 
 def _num_rows(data: Any) -> int | None:
@@ -570,16 +625,8 @@ def _free_model_path(client: Any, run_id: str) -> str:
 def _warn(settings: _Settings, message: str) -> None:
     if settings.silent:
         return
-    try:
-        warnings.warn(f"assay.autolog: {message}", AutologWarning, stacklevel=4)
-    except Exception:  # warnings turned into errors must still not break the user's fit
-        pass
-
-
-def _is_patched(owner: Any, name: str = "fit") -> bool:
-    """Whether ``owner.name`` is currently autolog's wrapper (for tests and debugging)."""
-    entry = _patches.get((owner, name))
-    return entry is not None and vars(owner).get(name) is entry[1]
-
-
-_ = sys  # sys kept for callers that monkeypatch modules in tests
+    frame, level = sys._getframe(1), 2  # point the warning at the user's fit call, outside this module
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame, level = frame.f_back, level + 1
+    with contextlib.suppress(Exception):  # warnings turned into errors must still not break the user's fit
+        warnings.warn(f"assay.autolog: {message}", AutologWarning, stacklevel=level)
