@@ -73,7 +73,7 @@ class Client:
     def db(self) -> Database:
         """The metadata store (schema migrated on first use)."""
         if self._db is None:
-            self._db = open_database(self.settings.store_url)
+            self._db = open_database(self.settings.store_url)  # thread-safe, one handle per URL
         return self._db
 
     @property

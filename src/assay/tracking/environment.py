@@ -36,7 +36,9 @@ def current_user() -> str:
         return "unknown"
 
 
+@functools.lru_cache(maxsize=16)
 def _git_info(cwd: str) -> dict[str, Any] | None:
+    """Commit, branch and dirty flag; cached per folder for the life of the process."""
     def git(*args: str) -> str | None:
         try:
             out = subprocess.run(
@@ -83,5 +85,5 @@ def capture_environment(cwd: str | None = None) -> dict[str, Any]:
     }
     git = _git_info(cwd or os.getcwd())
     if git is not None:
-        env["git"] = git
+        env["git"] = dict(git)
     return env
