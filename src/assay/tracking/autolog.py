@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import math
 import sys
 import tempfile
 import threading
@@ -41,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from assay.errors import ConflictError, InvalidInputError, StateError
+from assay.tracking.training_metrics import classifier_metrics, regressor_metrics
 
 if TYPE_CHECKING:
     from assay.tracking.run import Run
@@ -458,71 +458,12 @@ def _log_training_metrics(session: _Session, estimator: Any, X: Any, y: Any, sam
         X, y = _take(X, rows), _take(y, rows)
         sample_weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
         session.run.set_tags({"autolog.metrics_sample": f"{limit} of {n} training rows (seeded random sample)"})
-    compute = _classifier_metrics if classifier else _regressor_metrics
+    compute = classifier_metrics if classifier else regressor_metrics
     with config_context(skip_parameter_validation=True):  # thread-local; halves the metrics' cost
         metrics, problems = compute(estimator, X, y, sample_weight)
     if metrics:
         session.run.log_metrics(metrics)
     return problems
-
-
-def _classifier_metrics(est: Any, X: Any, y: Any, sw: Any) -> tuple[dict[str, float], list[str]]:
-    from sklearn import metrics as m
-
-    out: dict[str, float] = {}
-    problems: list[str] = []
-
-    def attempt(name: str, fn: Callable[[], float]) -> None:
-        try:
-            out[f"training_{name}"] = float(fn())
-        except Exception as exc:
-            problems.append(f"training_{name}: {type(exc).__name__}: {exc}")
-
-    try:
-        y_pred = est.predict(X)
-    except Exception as exc:
-        return out, [f"predict on the training data failed: {type(exc).__name__}: {exc}"]
-    attempt("accuracy", lambda: m.accuracy_score(y, y_pred, sample_weight=sw))
-    classes = getattr(est, "classes_", None)
-    if np.ndim(y) != 1 or classes is None or np.ndim(classes) != 1:
-        return out, problems  # multi-output / multilabel: subset accuracy only
-    avg: dict[str, Any] = (
-        {"average": "binary", "pos_label": classes[1]} if len(classes) == 2 else {"average": "weighted"}
-    )
-    for name, fn in (("precision", m.precision_score), ("recall", m.recall_score), ("f1", m.f1_score)):
-        attempt(name, lambda fn=fn: fn(y, y_pred, sample_weight=sw, zero_division=0, **avg))
-    if hasattr(est, "predict_proba"):
-        try:
-            proba = est.predict_proba(X)
-        except Exception as exc:
-            return out, [*problems, f"predict_proba on the training data failed: {type(exc).__name__}: {exc}"]
-        attempt("log_loss", lambda: m.log_loss(y, proba, labels=classes, sample_weight=sw))
-        if len(classes) == 2:
-            attempt("roc_auc", lambda: m.roc_auc_score(y, proba[:, 1], sample_weight=sw))
-        else:
-            attempt(
-                "roc_auc",
-                lambda: m.roc_auc_score(
-                    y, proba, multi_class="ovr", average="weighted", labels=classes, sample_weight=sw
-                ),
-            )
-    return out, problems
-
-
-def _regressor_metrics(est: Any, X: Any, y: Any, sw: Any) -> tuple[dict[str, float], list[str]]:
-    from sklearn import metrics as m
-
-    try:
-        y_pred = est.predict(X)
-        mse = float(m.mean_squared_error(y, y_pred, sample_weight=sw))
-        return {
-            "training_mse": mse,
-            "training_rmse": math.sqrt(mse),
-            "training_mae": float(m.mean_absolute_error(y, y_pred, sample_weight=sw)),
-            "training_r2": float(m.r2_score(y, y_pred, sample_weight=sw)),
-        }, []
-    except Exception as exc:
-        return {}, [f"regression metrics: {type(exc).__name__}: {exc}"]
 
 
 def _log_search_results(session: _Session, search: Any) -> list[str]:

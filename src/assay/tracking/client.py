@@ -171,9 +171,7 @@ class Client:
 
         def end(conn: Any) -> None:
             rq.set_run_status(conn, run_id, status, rq.now_ms())
-            rq.append_event(
-                conn, actor=current_user(), action=f"run.{status}", entity_type="run", entity_id=run_id
-            )
+            rq.append_event(conn, actor=current_user(), action=f"run.{status}", entity_type="run", entity_id=run_id)
 
         self.db.retrying_write(end)
 
@@ -187,15 +185,11 @@ class Client:
         text = {_validate_key(k, "tag"): _as_text(v) for k, v in tags.items()}
         self.db.retrying_write(lambda conn: rq.upsert_tags(conn, run_id, text))
 
-    def log_metric(
-        self, run_id: str, key: str, value: float, step: int = 0, timestamp: float | None = None
-    ) -> None:
+    def log_metric(self, run_id: str, key: str, value: float, step: int = 0, timestamp: float | None = None) -> None:
         """Queue one point for any run by id (the Run handle's method is the usual way)."""
         Run(self, run_id, "", "", active=True).log_metric(key, value, step=step, timestamp=timestamp)
 
-    def log_batch(
-        self, run_id: str, points: list[tuple[str, float, int]], *, timestamp: float | None = None
-    ) -> None:
+    def log_batch(self, run_id: str, points: list[tuple[str, float, int]], *, timestamp: float | None = None) -> None:
         """Queue many ``(key, value, step)`` points at once (bulk import)."""
         ts = int((timestamp if timestamp is not None else pd.Timestamp.now(tz="UTC").timestamp()) * 1000)
         batch = []
@@ -204,9 +198,7 @@ class Client:
             try:
                 batch.append((run_id, key, float(value), int(step), ts))
             except (TypeError, ValueError):
-                raise InvalidInputError(
-                    f"metric {key!r}: value {value!r} / step {step!r} not numeric"
-                ) from None
+                raise InvalidInputError(f"metric {key!r}: value {value!r} / step {step!r} not numeric") from None
         self._writer.put_many(batch)
 
     def flush(self) -> None:
@@ -224,9 +216,7 @@ class Client:
         return rows
 
     # -- datasets and artifacts --------------------------------------------------------------------
-    def log_dataset(
-        self, run_id: str, source: Any, *, role: str = "train", name: str | None = None
-    ) -> dict[str, Any]:
+    def log_dataset(self, run_id: str, source: Any, *, role: str = "train", name: str | None = None) -> dict[str, Any]:
         info = describe_dataset(source, name=name)
         _validate_key(role, "dataset role")
 
@@ -246,15 +236,11 @@ class Client:
         dv_id = self.db.retrying_write(link)
         return {"dataset_version_id": dv_id, "role": role, **info.to_dict()}
 
-    def log_artifact(
-        self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None
-    ) -> str:
+    def log_artifact(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> str:
         src = Path(local_path)
         if src.is_dir():
             base = safe_relative_path(artifact_path or src.name)
-            files = [
-                (p, f"{base}/{p.relative_to(src).as_posix()}") for p in sorted(src.rglob("*")) if p.is_file()
-            ]
+            files = [(p, f"{base}/{p.relative_to(src).as_posix()}") for p in sorted(src.rglob("*")) if p.is_file()]
         elif src.is_file():
             files = [(src, safe_relative_path(artifact_path or src.name))]
         else:

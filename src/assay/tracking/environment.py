@@ -39,11 +39,10 @@ def current_user() -> str:
 @functools.lru_cache(maxsize=16)
 def _git_info(cwd: str) -> dict[str, Any] | None:
     """Commit, branch and dirty flag; cached per folder for the life of the process."""
+
     def git(*args: str) -> str | None:
         try:
-            out = subprocess.run(
-                ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5, check=False
-            )
+            out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5, check=False)
         except (OSError, subprocess.SubprocessError):
             return None
         return out.stdout.strip() if out.returncode == 0 else None

@@ -28,9 +28,7 @@ _time = time.time
 
 def _validate_key(key: Any, what: str) -> str:
     if not isinstance(key, str) or not key or len(key) > _MAX_KEY:
-        raise InvalidInputError(
-            f"{what} key must be a non-empty string of at most {_MAX_KEY} characters; got {key!r}"
-        )
+        raise InvalidInputError(f"{what} key must be a non-empty string of at most {_MAX_KEY} characters; got {key!r}")
     return key
 
 
@@ -56,9 +54,7 @@ class Run:
         return f"<Run {self.id} project={self.project!r} name={self.name!r}>"
 
     # -- logging ---------------------------------------------------------------------------------
-    def log_metric(
-        self, key: str, value: float, step: int | None = None, timestamp: float | None = None
-    ) -> None:
+    def log_metric(self, key: str, value: float, step: int | None = None, timestamp: float | None = None) -> None:
         """Queue one metric point; returns in about a microsecond (written in the background).
 
         ``step`` defaults to one more than the last step logged for this key in this run (0 first).
@@ -83,14 +79,10 @@ class Run:
         ts = int(_time() * 1000) if timestamp is None else int(timestamp * 1000)
         self._put((self.id, key, v, step, ts))
 
-    def log_metrics(
-        self, metrics: dict[str, float], step: int | None = None, timestamp: float | None = None
-    ) -> None:
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None, timestamp: float | None = None) -> None:
         """Queue several metrics at one step."""
         if not isinstance(metrics, dict):
-            raise InvalidInputError(
-                f"log_metrics needs a dict of name → number; got {type(metrics).__name__}"
-            )
+            raise InvalidInputError(f"log_metrics needs a dict of name → number; got {type(metrics).__name__}")
         ts = _time() if timestamp is None else timestamp
         for key, value in metrics.items():
             self.log_metric(key, value, step=step, timestamp=ts)

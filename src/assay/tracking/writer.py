@@ -91,9 +91,7 @@ class BackgroundWriter:
         if not marker.done.wait(timeout):
             raise StoreError(f"metrics were not written within {timeout} s; the store may be overloaded")
         if marker.error is not None:
-            raise StoreError(
-                f"writing metrics to {self.db.safe_url} failed: {marker.error}"
-            ) from marker.error
+            raise StoreError(f"writing metrics to {self.db.safe_url} failed: {marker.error}") from marker.error
 
     def close(self) -> None:
         """Flush and stop the thread."""
@@ -134,14 +132,10 @@ class BackgroundWriter:
                         self.db.retrying_write(lambda conn, batch=pending: insert_metrics(conn, batch))
                         pending = []
                     except StoreError as exc:  # store unreachable: keep the batch, retry next tick
-                        log.warning(
-                            "assay: writing %d metric points failed, will retry: %s", len(pending), exc
-                        )
+                        log.warning("assay: writing %d metric points failed, will retry: %s", len(pending), exc)
                         self._error = error = exc
                     except Exception as exc:
-                        log.error(
-                            "assay: dropping %d metric points that cannot be written: %s", len(pending), exc
-                        )
+                        log.error("assay: dropping %d metric points that cannot be written: %s", len(pending), exc)
                         self._error = error = exc
                         pending = []
                 for m in markers:
