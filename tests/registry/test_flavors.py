@@ -86,6 +86,13 @@ CASES: dict[str, tuple[Callable[[], Any], pd.DataFrame, str]] = {
     "linear_on_numpy": (lambda: LinearRegression().fit(NUMERIC.to_numpy(), LABELS), NUMERIC, "sklearn"),
     "pipeline_onehot": (_pipeline, FRAME, "sklearn"),
     "hist_gb": (lambda: HistGradientBoostingClassifier(max_iter=10).fit(NUMERIC, LABELS), NUMERIC, "sklearn"),
+    "hist_gb_categorical": (  # keeps functools.partial(sklearn.utils.validation.check_array) inside
+        lambda: HistGradientBoostingClassifier(max_iter=10, categorical_features="from_dtype").fit(
+            WITH_CATEGORY, LABELS
+        ),
+        WITH_CATEGORY,
+        "sklearn",
+    ),
     "lgbm_classifier": (
         lambda: lgb.LGBMClassifier(n_estimators=5, num_leaves=7, verbose=-1).fit(WITH_CATEGORY, LABELS),
         WITH_CATEGORY,
@@ -181,6 +188,10 @@ def test_skops_with_dangerous_function_needs_trust(tmp_path: Path) -> None:
         ("xgboost.core.Booster", True),
         ("collections.OrderedDict", True),
         ("numpy.load", False),  # a function, not a class
+        ("numpy.log1p", True),  # a ufunc
+        ("sklearn.utils.validation.check_array", True),  # scikit-learn's own function
+        ("functools.partial", True),
+        ("sklearn.utils.validation.os.system", False),  # reached through sklearn, but not sklearn's
         ("posix.system", False),
         ("builtins.eval", False),
         ("sklearnx.Evil", False),

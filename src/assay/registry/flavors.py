@@ -58,7 +58,9 @@ __all__ = [
 
 FLAVORS: tuple[str, ...] = ("lightgbm", "xgboost", "sklearn", "pickle")
 TRUSTED_MODULE_PREFIXES: tuple[str, ...] = ("sklearn.", "numpy.", "scipy.", "lightgbm.", "xgboost.")
-TRUSTED_TYPE_NAMES: frozenset[str] = frozenset({"collections.OrderedDict", "collections.defaultdict"})
+TRUSTED_TYPE_NAMES: frozenset[str] = frozenset(
+    {"collections.OrderedDict", "collections.defaultdict", "functools.partial"}
+)
 
 _DIST_NAMES = {"sklearn": "scikit-learn"}
 
@@ -330,16 +332,27 @@ def _versions(libraries: tuple[str, ...]) -> dict[str, str]:
 
 
 def _auto_trusted(name: str) -> bool:
-    """True for allow-listed names: exact names, or *classes* under a trusted package."""
+    """True for allow-listed names: exact names, *classes* under a trusted package, numpy ufuncs,
+    and scikit-learn's own functions (estimators keep references such as ``check_array``).
+
+    Functions elsewhere (``numpy.load``, ``builtins.print``, ``posix.system``) still need ``trusted=True``.
+    """
     if name in TRUSTED_TYPE_NAMES:
         return True
     if not name.startswith(TRUSTED_MODULE_PREFIXES):
         return False
     module, _, attr = name.rpartition(".")
-    try:  # importing a module of an allow-listed package is safe; functions are not auto-trusted
-        return isinstance(getattr(importlib.import_module(module), attr), type)
+    try:  # importing a module of an allow-listed package is safe
+        obj = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError):
         return False
+    if isinstance(obj, type):
+        return True
+    import numpy as np
+
+    if isinstance(obj, np.ufunc):
+        return True
+    return name.startswith("sklearn.") and callable(obj) and getattr(obj, "__module__", "").startswith("sklearn.")
 
 
 def _check_file(directory: Path, name: str) -> None:
