@@ -9,7 +9,7 @@ from sqlalchemy import inspect, text
 
 from assay.errors import ConfigError, StoreError
 from assay.store import Database, current_revision, head_revision, open_database, upgrade
-from assay.store.models import Base
+from assay.store.models import Base, index_applies
 
 
 def test_fresh_store_is_migrated_to_head(store_url: str) -> None:
@@ -28,6 +28,10 @@ def test_migrated_schema_matches_models(store_url: str) -> None:
     db = open_database(store_url)
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    # indexes limited to another database by .ddl_if(dialect=...) are rightly absent
+    declared = {i.name: i for t in Base.metadata.tables.values() for i in t.indexes}
+    dialect = db.engine.dialect.name
+    diff = [d for d in diff if not (d[0] == "add_index" and not index_applies(declared[d[1].name], dialect))]
     assert diff == []
 
 

@@ -32,9 +32,7 @@ def get_or_create_dataset_version(
     conn.execute(ins(Dataset).values(name=name, created_ms=now_ms()).on_conflict_do_nothing())
     ds_id = conn.execute(select(Dataset.id).where(Dataset.name == name)).scalar_one()
     existing = conn.execute(
-        select(DatasetVersion.id).where(
-            DatasetVersion.dataset_id == ds_id, DatasetVersion.fingerprint == fingerprint
-        )
+        select(DatasetVersion.id).where(DatasetVersion.dataset_id == ds_id, DatasetVersion.fingerprint == fingerprint)
     ).scalar()
     if existing is not None:
         return existing, False
@@ -51,9 +49,7 @@ def get_or_create_dataset_version(
         .on_conflict_do_nothing()
     )
     dv_id = conn.execute(
-        select(DatasetVersion.id).where(
-            DatasetVersion.dataset_id == ds_id, DatasetVersion.fingerprint == fingerprint
-        )
+        select(DatasetVersion.id).where(DatasetVersion.dataset_id == ds_id, DatasetVersion.fingerprint == fingerprint)
     ).scalar_one()
     return dv_id, True
 
@@ -88,9 +84,7 @@ def list_run_inputs(conn: Connection, run_id: str) -> list[dict[str, Any]]:
 
 def record_artifact(conn: Connection, run_id: str, path: str, digest: str, size: int) -> None:
     """Map a run's logical path to a stored object (logging the same path again replaces it)."""
-    stmt = _upsert(conn)(Artifact).values(
-        run_id=run_id, path=path, digest=digest, size=size, created_ms=now_ms()
-    )
+    stmt = _upsert(conn)(Artifact).values(run_id=run_id, path=path, digest=digest, size=size, created_ms=now_ms())
     stmt = stmt.on_conflict_do_update(
         index_elements=["run_id", "path"],
         set_={

@@ -54,6 +54,14 @@ NAMING = {
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
 
+def index_applies(index: Any, dialect: str) -> bool:
+    """Whether an index is created on ``dialect`` (indexes may be limited with ``.ddl_if(dialect=...)``)."""
+    cond = getattr(index, "_ddl_if", None)
+    if cond is None or cond.dialect is None:
+        return True
+    return dialect in ((cond.dialect,) if isinstance(cond.dialect, str) else tuple(cond.dialect))
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
@@ -91,7 +99,13 @@ class Param(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
-    __table_args__ = (Index("ix_params_key", "key"),)  # values may be long: PostgreSQL B-tree rows cap at ~2.7 kB
+    # Search filters on (key, value): a covering index on SQLite. PostgreSQL caps a B-tree row at
+    # ~2.7 kB and param values may be longer, so there the key is indexed and values by hash.
+    __table_args__ = (
+        Index("ix_params_key_value", "key", "value", "run_id").ddl_if(dialect="sqlite"),
+        Index("ix_params_key", "key").ddl_if(dialect="postgresql"),
+        Index("ix_params_value_hash", "value", postgresql_using="hash").ddl_if(dialect="postgresql"),
+    )
 
 
 class Tag(Base):
@@ -124,7 +138,7 @@ class LatestMetric(Base):
     step: Mapped[int] = mapped_column(BigInteger)
     value: Mapped[float | None] = mapped_column(Float(precision=53))
     ts_ms: Mapped[int] = mapped_column(BigInteger)
-    __table_args__ = (Index("ix_latest_metrics_key_value", "key", "value"),)
+    __table_args__ = (Index("ix_latest_metrics_key_value", "key", "value", "run_id"),)  # covering, for search
 
 
 class Dataset(Base):
@@ -203,9 +217,7 @@ class ModelVersion(Base):
 
 class Alias(Base):
     __tablename__ = "model_aliases"
-    model_id: Mapped[int] = mapped_column(
-        ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True
-    )
+    model_id: Mapped[int] = mapped_column(ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True)
     alias: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
     updated_ms: Mapped[int] = mapped_column(BigInteger)

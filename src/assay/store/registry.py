@@ -25,16 +25,12 @@ __all__ = [
 def get_model_id(conn: Connection, name: str) -> int:
     mid = conn.execute(select(RegisteredModel.id).where(RegisteredModel.name == name)).scalar()
     if mid is None:
-        known = list(
-            conn.execute(select(RegisteredModel.name).order_by(RegisteredModel.name).limit(20)).scalars()
-        )
+        known = list(conn.execute(select(RegisteredModel.name).order_by(RegisteredModel.name).limit(20)).scalars())
         raise NotFoundError(f"model {name!r} not found; registered models: {known}")
     return mid
 
 
-def create_version(
-    conn: Connection, name: str, values: dict[str, Any], *, description: str | None = None
-) -> int:
+def create_version(conn: Connection, name: str, values: dict[str, Any], *, description: str | None = None) -> int:
     """Insert the next version of ``name`` (model created if new); return its number.
 
     Runs inside a write transaction: ``BEGIN IMMEDIATE`` serialises writers on SQLite, and on
@@ -49,9 +45,7 @@ def create_version(
     mid = get_model_id(conn, name)
     if conn.dialect.name == "postgresql":  # serialise version numbering per model
         conn.execute(select(RegisteredModel.id).where(RegisteredModel.id == mid).with_for_update())
-    nxt = (
-        conn.execute(select(func.max(ModelVersion.version)).where(ModelVersion.model_id == mid)).scalar() or 0
-    ) + 1
+    nxt = (conn.execute(select(func.max(ModelVersion.version)).where(ModelVersion.model_id == mid)).scalar() or 0) + 1
     conn.execute(ModelVersion.__table__.insert().values(model_id=mid, version=nxt, created_ms=ts, **values))
     conn.execute(update(RegisteredModel).where(RegisteredModel.id == mid).values(updated_ms=ts))
     return nxt
@@ -65,9 +59,7 @@ def get_version_row(conn: Connection, name: str, version: int) -> Any:
     if row is None:
         versions = list(
             conn.execute(
-                select(ModelVersion.version)
-                .where(ModelVersion.model_id == mid)
-                .order_by(ModelVersion.version)
+                select(ModelVersion.version).where(ModelVersion.model_id == mid).order_by(ModelVersion.version)
             ).scalars()
         )
         raise NotFoundError(f"model {name!r} has no version {version}; its versions are {versions}")
@@ -114,9 +106,7 @@ def delete_alias(conn: Connection, name: str, alias: str) -> int:
     mid = get_model_id(conn, name)
     previous = conn.execute(select(Alias.version).where(Alias.model_id == mid, Alias.alias == alias)).scalar()
     if previous is None:
-        raise NotFoundError(
-            f"model {name!r} has no alias {alias!r}; aliases: {sorted(aliases_of(conn, name))}"
-        )
+        raise NotFoundError(f"model {name!r} has no alias {alias!r}; aliases: {sorted(aliases_of(conn, name))}")
     conn.execute(delete(Alias).where(Alias.model_id == mid, Alias.alias == alias))
     return previous
 

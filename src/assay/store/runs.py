@@ -76,10 +76,7 @@ def insert_params(conn: Connection, run_id: str, params: dict[str, str]) -> None
     if not params:
         return
     existing = dict(
-        conn.execute(
-            select(Param.key, Param.value).where(Param.run_id == run_id, Param.key.in_(list(params)))
-        )
-        .all()
+        conn.execute(select(Param.key, Param.value).where(Param.run_id == run_id, Param.key.in_(list(params)))).all()
     )
     clashes = {k: (existing[k], v) for k, v in params.items() if k in existing and existing[k] != v}
     if clashes:
@@ -133,8 +130,7 @@ def insert_metrics(conn: Connection, points: Sequence[MetricPoint]) -> None:
     stmt = stmt.on_conflict_do_update(
         index_elements=["run_id", "key"],
         set_={"value": ex.value, "step": ex.step, "ts_ms": ex.ts_ms},
-        where=(ex.step > LatestMetric.step)
-        | and_(ex.step == LatestMetric.step, ex.ts_ms >= LatestMetric.ts_ms),
+        where=(ex.step > LatestMetric.step) | and_(ex.step == LatestMetric.step, ex.ts_ms >= LatestMetric.ts_ms),
     )
     conn.execute(
         stmt,

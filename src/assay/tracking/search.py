@@ -38,6 +38,7 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    Text,
     and_,
     case,
     cast,
@@ -47,6 +48,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union_all,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -370,41 +372,55 @@ def search_runs(
         id_set: Any = ids
     else:
         id_set = select(matching(_RUNS.c.id).subquery().c.id)
-    details: dict[str, dict[str, dict[str, Any]]] = {}
-    for entity, table in _TABLES.items():
-        found: dict[str, dict[str, Any]] = {}
-        for run_id, key, value in conn.execute(
-            select(table.c.run_id, table.c.key, table.c.value).where(table.c.run_id.in_(id_set))
-        ):
-            found.setdefault(key, {})[run_id] = value
-        details[entity] = found
+    details: dict[str, dict[str, dict[str, Any]]] = {entity: {} for entity in _TABLES}
+    parts = [  # one round trip for params, metrics and tags of the matching runs
+        select(literal(entity).label("entity"), t.c.run_id, t.c.key, cast(t.c.value, Text).label("value")).where(
+            t.c.run_id.in_(id_set)
+        )
+        for entity, t in _TABLES.items()
+        if entity != "metrics"
+    ]
+    metrics = _TABLES["metrics"]
+    for run_id, key, value in conn.execute(
+        select(metrics.c.run_id, metrics.c.key, metrics.c.value).where(metrics.c.run_id.in_(id_set))
+    ).all():
+        details["metrics"].setdefault(key, {})[run_id] = value
+    for entity, run_id, key, value in conn.execute(union_all(*parts)).all():
+        details[entity].setdefault(key, {})[run_id] = value
     return _frame(rows, details)
+
+
+_NAT = np.iinfo(np.int64).min  # NaT as datetime64
 
 
 def _frame(rows: Sequence[Any], details: dict[str, dict[str, dict[str, Any]]]) -> pd.DataFrame:
     """Assemble the result: base columns, then params, metrics, tags columns sorted by key."""
     ids = [row[0] for row in rows]
 
-    def times(index: int) -> pd.Series:
-        ms = pd.array([row[index] for row in rows], dtype="Int64")
-        return pd.Series(pd.to_datetime(ms, unit="ms", utc=True))
+    def times(index: int) -> pd.DatetimeIndex:
+        ms = np.array([_NAT if row[index] is None else row[index] for row in rows], dtype=np.int64)
+        return pd.DatetimeIndex(ms.view("datetime64[ms]")).tz_localize("UTC")
 
+    # Plain lists: pandas infers its string dtype once per column, far cheaper than Series per column.
     data: dict[str, Any] = {
-        "run_id": pd.Series(ids, dtype="str"),
-        "project": pd.Series([row[1] for row in rows], dtype="str"),
-        "name": pd.Series([row[2] for row in rows], dtype="str"),
-        "status": pd.Series([row[3] for row in rows], dtype="str"),
+        "run_id": ids,
+        "project": [row[1] for row in rows],
+        "name": [row[2] for row in rows],
+        "status": [row[3] for row in rows],
         "start_time": times(4),
         "end_time": times(5),
-        "user": pd.Series([row[6] for row in rows], dtype="str"),
+        "user": [row[6] for row in rows],
     }
     for entity in ("params", "metrics", "tags"):
         for key, by_run in sorted(details.get(entity, {}).items()):
-            values = [by_run.get(run_id) for run_id in ids]
             if entity == "metrics":
                 data[f"{entity}.{key}"] = np.array(
-                    [math.nan if v is None else float(v) for v in values], dtype=np.float64
+                    [math.nan if (v := by_run.get(run_id)) is None else v for run_id in ids], dtype=np.float64
                 )
             else:
-                data[f"{entity}.{key}"] = pd.Series(values, dtype="str")
-    return pd.DataFrame(data)
+                data[f"{entity}.{key}"] = [by_run.get(run_id) for run_id in ids]
+    frame = pd.DataFrame(data, copy=False)
+    text_columns = [c for c, t in frame.dtypes.items() if t == object and not c.startswith("metrics.")]
+    if text_columns:  # all-missing columns (or no rows) infer object: make them strings like the rest
+        frame[text_columns] = frame[text_columns].astype("str")
+    return frame

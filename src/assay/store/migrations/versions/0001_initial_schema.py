@@ -28,9 +28,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "events",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("ts_ms", sa.BigInteger(), nullable=False),
         sa.Column("actor", sa.String(length=255), nullable=False),
         sa.Column("action", sa.String(length=64), nullable=False),
@@ -128,9 +126,7 @@ def upgrade() -> None:
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("created_ms", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["runs.id"], name=op.f("fk_artifacts_run_id_runs"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_artifacts_run_id_runs"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_artifacts")),
         sa.UniqueConstraint("run_id", "path", name="uq_artifacts_run_path"),
     )
@@ -147,21 +143,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("run_id", "key", name=op.f("pk_latest_metrics")),
     )
     with op.batch_alter_table("latest_metrics", schema=None) as batch_op:
-        batch_op.create_index("ix_latest_metrics_key_value", ["key", "value"], unique=False)
+        batch_op.create_index("ix_latest_metrics_key_value", ["key", "value", "run_id"], unique=False)
 
     op.create_table(
         "metrics",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("run_id", sa.String(length=32), nullable=False),
         sa.Column("key", sa.String(length=255), nullable=False),
         sa.Column("step", sa.BigInteger(), nullable=False),
         sa.Column("value", sa.Float(precision=53), nullable=True),
         sa.Column("ts_ms", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["runs.id"], name=op.f("fk_metrics_run_id_runs"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_metrics_run_id_runs"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_metrics")),
     )
     with op.batch_alter_table("metrics", schema=None) as batch_op:
@@ -200,13 +192,14 @@ def upgrade() -> None:
         sa.Column("run_id", sa.String(length=32), nullable=False),
         sa.Column("key", sa.String(length=255), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["runs.id"], name=op.f("fk_params_run_id_runs"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_params_run_id_runs"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("run_id", "key", name=op.f("pk_params")),
     )
-    with op.batch_alter_table("params", schema=None) as batch_op:
-        batch_op.create_index("ix_params_key", ["key"], unique=False)
+    if op.get_bind().dialect.name == "postgresql":  # B-tree rows cap at ~2.7 kB; values may be longer
+        op.create_index("ix_params_key", "params", ["key"], unique=False)
+        op.create_index("ix_params_value_hash", "params", ["value"], unique=False, postgresql_using="hash")
+    else:
+        op.create_index("ix_params_key_value", "params", ["key", "value", "run_id"], unique=False)
 
     op.create_table(
         "run_inputs",
@@ -220,9 +213,7 @@ def upgrade() -> None:
             name=op.f("fk_run_inputs_dataset_version_id_dataset_versions"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["runs.id"], name=op.f("fk_run_inputs_run_id_runs"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_run_inputs_run_id_runs"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_run_inputs")),
         sa.UniqueConstraint("run_id", "dataset_version_id", "role", name="uq_run_inputs_run_dataset_role"),
     )
@@ -234,9 +225,7 @@ def upgrade() -> None:
         sa.Column("run_id", sa.String(length=32), nullable=False),
         sa.Column("key", sa.String(length=255), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["runs.id"], name=op.f("fk_tags_run_id_runs"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_tags_run_id_runs"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("run_id", "key", name=op.f("pk_tags")),
     )
     with op.batch_alter_table("tags", schema=None) as batch_op:
@@ -255,8 +244,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_run_inputs_dataset_version")
 
     op.drop_table("run_inputs")
-    with op.batch_alter_table("params", schema=None) as batch_op:
-        batch_op.drop_index("ix_params_key")
+    for name in ("ix_params_key", "ix_params_value_hash", "ix_params_key_value"):
+        op.execute(f"DROP INDEX IF EXISTS {name}")
 
     op.drop_table("params")
     with op.batch_alter_table("model_versions", schema=None) as batch_op:
