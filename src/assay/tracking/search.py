@@ -420,7 +420,7 @@ def _frame(rows: Sequence[Any], details: dict[str, dict[str, dict[str, Any]]]) -
             else:
                 data[f"{entity}.{key}"] = [by_run.get(run_id) for run_id in ids]
     frame = pd.DataFrame(data, copy=False)
-    text_columns = [c for c, t in frame.dtypes.items() if t == object and not c.startswith("metrics.")]
+    text_columns = [c for c, t in frame.dtypes.items() if t is np.dtype(object) and not c.startswith("metrics.")]
     if text_columns:  # all-missing columns (or no rows) infer object: make them strings like the rest
         frame[text_columns] = frame[text_columns].astype("str")
     return frame
