@@ -68,3 +68,17 @@ def test_write_rolls_back_on_error(tmp_path: Path) -> None:
         raise RuntimeError("abort")
     with db.read() as conn:
         assert conn.execute(text("SELECT count(*) FROM projects")).scalar() == 0
+
+
+def test_upgrade_from_first_revision_keeps_data(store_url: str) -> None:
+    db = Database(store_url)
+    upgrade(db, "0001")
+    assert current_revision(db) == "0001"
+    with db.write() as conn:
+        conn.execute(text("INSERT INTO projects (name, created_ms) VALUES ('kept', 1)"))
+    upgrade(db)
+    assert current_revision(db) == head_revision()
+    with db.read() as conn:
+        assert conn.execute(text("SELECT name FROM projects")).scalar() == "kept"
+        assert conn.execute(text("SELECT count(*) FROM experiments")).scalar() == 0
+    db.dispose()

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -31,6 +32,10 @@ __all__ = [
     "Dataset",
     "DatasetVersion",
     "Event",
+    "Experiment",
+    "ExperimentAnalysis",
+    "ExperimentMetricResult",
+    "ExperimentVariant",
     "LatestMetric",
     "Metric",
     "ModelVersion",
@@ -235,3 +240,66 @@ class Event(Base):
     entity_id: Mapped[str] = mapped_column(String(255))
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     __table_args__ = (Index("ix_events_entity", "entity_type", "entity_id"), Index("ix_events_ts", "ts_ms"))
+
+
+class Experiment(Base):
+    """An A/B or multi-variant test: its definition and lifecycle."""
+
+    __tablename__ = "experiments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ExperimentVariant(Base):
+    """An arm of an experiment, optionally serving a registered model version."""
+
+    __tablename__ = "experiment_variants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    weight: Mapped[float | None] = mapped_column(Float(precision=53))
+    is_control: Mapped[bool] = mapped_column(Boolean)
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id", ondelete="SET NULL"))
+    __table_args__ = (
+        UniqueConstraint("experiment_id", "name", name="uq_experiment_variants_experiment_name"),
+        Index("ix_experiment_variants_model_version", "model_version_id"),
+    )
+
+
+class ExperimentAnalysis(Base):
+    """One analysis of an experiment: the decision and the full result as JSON."""
+
+    __tablename__ = "experiment_analyses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    ts_ms: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(255))
+    decision: Mapped[str | None] = mapped_column(String(32))
+    summary: Mapped[str | None] = mapped_column(Text)
+    srm_p_value: Mapped[float | None] = mapped_column(Float(precision=53))
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    __table_args__ = (Index("ix_experiment_analyses_experiment_ts", "experiment_id", "ts_ms"),)
+
+
+class ExperimentMetricResult(Base):
+    """One metric × variant (× slice) comparison of an analysis, queryable without parsing JSON."""
+
+    __tablename__ = "experiment_metric_results"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("experiment_analyses.id", ondelete="CASCADE"))
+    metric: Mapped[str] = mapped_column(String(255))
+    variant: Mapped[str] = mapped_column(String(255))
+    slice: Mapped[str | None] = mapped_column(String(512))
+    role: Mapped[str] = mapped_column(String(16))  # primary | secondary | guardrail
+    relative: Mapped[bool] = mapped_column(Boolean)
+    estimate: Mapped[float | None] = mapped_column(Float(precision=53))
+    ci_low: Mapped[float | None] = mapped_column(Float(precision=53))
+    ci_high: Mapped[float | None] = mapped_column(Float(precision=53))
+    p_value: Mapped[float | None] = mapped_column(Float(precision=53))
+    adjusted_p_value: Mapped[float | None] = mapped_column(Float(precision=53))
+    status: Mapped[str] = mapped_column(String(32))
+    __table_args__ = (Index("ix_experiment_metric_results_analysis", "analysis_id"),)
