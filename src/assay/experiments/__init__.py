@@ -5,8 +5,41 @@
     from assay.experiments import stats
     r = stats.ttest(stats.MeanStats(3407, 1396.87, 52377.9767), stats.MeanStats(3461, 2422.7, 134698.29))
     print(r.summary())
+
+Warehouse-native analysis: metrics defined once in a :class:`MetricCatalog`, an :class:`Experiment`
+naming its exposures and metrics, :func:`analyze` computing sufficient statistics in SQL where the data
+lives, and a :class:`Readout` with the decision::
+
+    from assay.experiments import Experiment, MetricCatalog, Readout, analyze
+    catalog = MetricCatalog.from_yaml("metrics.yaml")
+    result = analyze(Experiment.from_yaml("checkout.yaml", catalog=catalog),
+                     sources={"exposures": "exposures.parquet", "events": "events/"})
+    print(Readout.from_result(result).summary())
 """
 
-from assay.experiments import stats
+from assay.experiments import assign, stats
+from assay.experiments.analysis import analyze, evaluate
+from assay.experiments.compile import CompiledExperiment, compile_experiment
+from assay.experiments.definition import Cuped, Experiment, Exposures
+from assay.experiments.metrics import Metric, MetricCatalog, Window
+from assay.experiments.readout import Readout
+from assay.experiments.results import DataQualityIssue, ExperimentResult, MetricResult
 
-__all__ = ["stats"]
+__all__ = [
+    "CompiledExperiment",
+    "Cuped",
+    "DataQualityIssue",
+    "Experiment",
+    "ExperimentResult",
+    "Exposures",
+    "Metric",
+    "MetricCatalog",
+    "MetricResult",
+    "Readout",
+    "Window",
+    "analyze",
+    "assign",
+    "compile_experiment",
+    "evaluate",
+    "stats",
+]
