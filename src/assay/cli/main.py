@@ -27,7 +27,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 import assay
-from assay.cli import db, models, runs
+from assay.cli import db, experiments, models, runs
 from assay.cli.context import State, get_state
 from assay.cli.initialize import init
 from assay.cli.render import JsonOption, print_json
@@ -91,6 +91,7 @@ app = typer.Typer(
 )
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
+app.add_typer(experiments.app, name="exp")
 app.add_typer(db.app, name="db")
 app.command("init")(init)
 

@@ -15,6 +15,10 @@ lives, and a :class:`Readout` with the decision::
     result = analyze(Experiment.from_yaml("checkout.yaml", catalog=catalog),
                      sources={"exposures": "exposures.parquet", "events": "events/"})
     print(Readout.from_result(result).summary())
+
+Results are kept in the metadata store with :func:`save_result` (a variant may point at a registered model
+version, linking the model to its measured impact) and read back with :func:`load_experiment`,
+:func:`list_experiments` and :func:`experiments_for_model`.
 """
 
 from assay.experiments import assign, stats
@@ -22,6 +26,7 @@ from assay.experiments.analysis import analyze, evaluate
 from assay.experiments.compile import CompiledExperiment, compile_experiment
 from assay.experiments.definition import Cuped, Experiment, Exposures
 from assay.experiments.metrics import Metric, MetricCatalog, Window
+from assay.experiments.persist import experiments_for_model, list_experiments, load_experiment, save_result
 from assay.experiments.readout import Readout
 from assay.experiments.results import DataQualityIssue, ExperimentResult, MetricResult
 
@@ -41,5 +46,9 @@ __all__ = [
     "assign",
     "compile_experiment",
     "evaluate",
+    "experiments_for_model",
+    "list_experiments",
+    "load_experiment",
+    "save_result",
     "stats",
 ]
