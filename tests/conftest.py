@@ -20,11 +20,7 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 def _pg_schema_url(base: str, schema: str) -> str:
     sep = "&" if "?" in base else "?"
-    url = (
-        base.replace("postgresql://", "postgresql+psycopg://", 1)
-        if base.startswith("postgresql://")
-        else base
-    )
+    url = base.replace("postgresql://", "postgresql+psycopg://", 1) if base.startswith("postgresql://") else base
     return f"{url}{sep}options=-csearch_path%3D{schema}"
 
 

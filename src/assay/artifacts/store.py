@@ -177,9 +177,7 @@ class ArtifactStore:
                     h.update(chunk)
                     fout.write(chunk)
             if verify and h.hexdigest() != digest:
-                raise ArtifactStoreError(
-                    f"artifact object {digest} in {self.url} is corrupt (digest mismatch)"
-                )
+                raise ArtifactStoreError(f"artifact object {digest} in {self.url} is corrupt (digest mismatch)")
             os.replace(tmp, dest_path)
         finally:
             if tmp.exists():

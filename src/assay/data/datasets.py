@@ -46,9 +46,7 @@ class DatasetInfo:
         return asdict(self)
 
 
-def describe_dataset(
-    source: str | os.PathLike[str] | pd.DataFrame, *, name: str | None = None
-) -> DatasetInfo:
+def describe_dataset(source: str | os.PathLike[str] | pd.DataFrame, *, name: str | None = None) -> DatasetInfo:
     """Fingerprint, schema and row count of a file, a folder of files, or a DataFrame."""
     if isinstance(source, pd.DataFrame):
         return _describe_frame(source, name or "dataframe")

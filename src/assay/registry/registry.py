@@ -142,8 +142,7 @@ class ModelRegistry:
             (folder / MODEL_META).write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
             files = sorted(p for p in folder.rglob("*") if p.is_file())
             stored = {
-                p.relative_to(folder).as_posix(): (self._client.artifacts.put_file(p), p.stat().st_size)
-                for p in files
+                p.relative_to(folder).as_posix(): (self._client.artifacts.put_file(p), p.stat().st_size) for p in files
             }
 
         def record(conn: Any) -> None:
@@ -171,9 +170,7 @@ class ModelRegistry:
     ) -> ModelVersion:
         """Save ``model`` with run ``run_id`` and register it as the next version of ``name``."""
         _check_name(name)
-        saved = self.save_to_run(
-            run_id, model, input_example=input_example, artifact_path=artifact_path, name=name
-        )
+        saved = self.save_to_run(run_id, model, input_example=input_example, artifact_path=artifact_path, name=name)
         info: FlavorInfo = saved["flavor"]
         user = current_user()
 
@@ -272,9 +269,7 @@ class ModelRegistry:
                 raise NotFoundError(f"run {who!r} has no model at {base!r}; log one with run.log_model(...)")
             manifest = {a["path"][len(base) + 1 :]: a["digest"] for a in arts}
             if MODEL_META not in manifest:
-                raise NotFoundError(
-                    f"{uri}: artifacts exist under {base!r} but no {MODEL_META}; not an assay model"
-                )
+                raise NotFoundError(f"{uri}: artifacts exist under {base!r} but no {MODEL_META}; not an assay model")
             return uri, None, manifest
         with self._db.read() as conn:
             if kind == "alias":
@@ -297,9 +292,7 @@ class ModelRegistry:
             meta = json.loads((folder / MODEL_META).read_text(encoding="utf-8"))
             info = FlavorInfo.from_dict(meta["flavor"])
         except (OSError, ValueError, KeyError) as exc:
-            raise InvalidInputError(
-                f"{uri}: {MODEL_META} is unreadable ({exc}); the model folder is corrupt"
-            ) from exc
+            raise InvalidInputError(f"{uri}: {MODEL_META} is unreadable ({exc}); the model folder is corrupt") from exc
         sig = Signature.from_dict(meta["signature"]) if meta.get("signature") else None
         return Predictor.load(
             folder,
