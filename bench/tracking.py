@@ -490,6 +490,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="divide every size by 10 (smoke run)")
     parser.add_argument("--repeats", type=int, default=5, help="repeats for assay (MLflow: at most 3); default 5")
     parser.add_argument("--out", type=Path, help="write raw timings and the table as JSON to this file")
+    parser.add_argument(
+        "--only",
+        choices=["log_metric", "bulk", "search"],
+        action="append",
+        help="run only these scenarios (repeatable); default: all three",
+    )
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -500,9 +506,10 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info(assay=assay.__version__, mlflow=mlflow.__version__)
     progress(f"assay {info['assay']} vs MLflow {info['mlflow']} on {info['cpus']} CPUs, load {info['load_average']}")
 
-    rows1, raw1 = scenario_log_metric(sizes, args.repeats, peer_repeats)
-    rows2, raw2 = scenario_bulk(sizes, args.repeats, peer_repeats, bulk_target)
-    rows3, raw3 = scenario_search(sizes)
+    only = set(args.only or ["log_metric", "bulk", "search"])
+    rows1, raw1 = scenario_log_metric(sizes, args.repeats, peer_repeats) if "log_metric" in only else ([], {})
+    rows2, raw2 = scenario_bulk(sizes, args.repeats, peer_repeats, bulk_target) if "bulk" in only else ([], {})
+    rows3, raw3 = scenario_search(sizes) if "search" in only else ([], {})
     rows = rows1 + rows2 + rows3
 
     mode = "quick (sizes ÷ 10)" if args.quick else "full"
