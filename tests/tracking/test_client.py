@@ -256,3 +256,28 @@ def test_long_param_values(client: Client) -> None:
     assert client.get_run(run.id).params["features"] == long_value
     found = client.search_runs(project="p", filter=f"params.features = '{long_value}'")
     assert list(found["run_id"]) == [run.id]
+
+
+@pytest.mark.parametrize("window", [5, 500])
+def test_top_k_search_matches_full_search(client: Client, monkeypatch: pytest.MonkeyPatch, window: int) -> None:
+    """The newest-runs probe (EXISTS) and the fallback (IN) give the same top-k as the full result."""
+    from assay.tracking import search
+
+    monkeypatch.setattr(search, "_RECENT_WINDOW", window)
+    for i in range(60):
+        with client.start_run(project="topk", capture_env=False) as run:
+            run.log_params({"leaves": [15, 31][i % 2]})
+            run.log_metric("auc", (i * 37 % 100) / 100)
+    filters = [
+        "metrics.auc > 0.5",
+        "metrics.auc > 0.97 and params.leaves = 31",
+        "params.leaves = 15 or metrics.auc < 0.1",
+        "not metrics.auc > 0.2",
+        "metrics.missing is null and params.leaves = 31",
+        "metrics.auc > 5",
+    ]
+    for f in filters:
+        full = client.search_runs(project="topk", filter=f)
+        for limit, offset in [(1, 0), (3, 0), (5, 2), (20, 0), (100, 0)]:
+            got = client.search_runs(project="topk", filter=f, limit=limit, offset=offset)
+            assert list(got["run_id"]) == list(full["run_id"][offset : offset + limit]), (f, limit, offset)

@@ -42,6 +42,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    exists,
     func,
     literal,
     not_,
@@ -105,6 +106,7 @@ _OPS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
 # text at 1000 characters so PostgreSQL's NUMERIC input can never overflow.
 _PG_NUMBER_RE = r"^[ \t\n\r]*-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]{1,4})?[ \t\n\r]*$"
 _MAX_NUMBER_TEXT = 1000
+_RECENT_WINDOW = 500  # newest runs probed first for a default-order top-k search
 _MAX_INLINE_IDS = 500  # above this, detail queries select ids with a subquery instead of a bound list
 
 
@@ -196,10 +198,13 @@ def _like(col: ColumnElement[Any], op: str, pattern: str) -> ColumnElement[bool]
     return not_(expr) if op.startswith("not") else expr
 
 
-def compile_filter(node: Node | None) -> ColumnElement[bool]:
+def compile_filter(node: Node | None, *, correlated: bool = False) -> ColumnElement[bool]:
     """Compile a parsed filter into a boolean SQL expression over the ``runs`` table.
 
     Every literal becomes a bound parameter; nothing from the filter text is formatted into SQL.
+    Each metric/param/tag comparison is ``runs.id IN (matching run ids)`` by default (best when the
+    filter is selective), or with ``correlated=True`` an ``EXISTS`` probe per run (best when only a
+    few recent runs need checking).
 
     Example::
 
@@ -209,20 +214,27 @@ def compile_filter(node: Node | None) -> ColumnElement[bool]:
     if node is None:
         return true()
     if isinstance(node, And):
-        return and_(*(compile_filter(operand) for operand in node.operands))
+        return and_(*(compile_filter(operand, correlated=correlated) for operand in node.operands))
     if isinstance(node, Or):
-        return or_(*(compile_filter(operand) for operand in node.operands))
+        return or_(*(compile_filter(operand, correlated=correlated) for operand in node.operands))
     if isinstance(node, Not):
-        return not_(compile_filter(node.operand))
+        return not_(compile_filter(node.operand, correlated=correlated))
     if node.entity == "attributes":
         return _attribute_condition(node)
     table = _TABLES[node.entity]
     ids = select(table.c.run_id).where(table.c.key == node.key)
+    negate = False
     if node.op in ("is null", "is not null"):
         if node.entity == "metrics":  # a NaN (NULL) metric counts as absent
             ids = ids.where(table.c.value.is_not(None))
-        return _RUNS.c.id.not_in(ids) if node.op == "is null" else _RUNS.c.id.in_(ids)
-    return _RUNS.c.id.in_(ids.where(_value_condition(table.c.value, node)))
+        negate = node.op == "is null"
+    else:
+        ids = ids.where(_value_condition(table.c.value, node))
+    if correlated:  # a primary-key probe per candidate run instead of materialising every match
+        member: ColumnElement[bool] = exists(ids.where(table.c.run_id == _RUNS.c.id))
+    else:
+        member = _RUNS.c.id.in_(ids)
+    return not_(member) if negate else member
 
 
 def _value_condition(col: ColumnElement[Any], node: Comparison) -> ColumnElement[bool]:
@@ -342,29 +354,46 @@ def search_runs(
         >>> df[["run_id", "metrics.auc"]].head()
     """
     _check_arguments(project_ids, filter, order_by, limit, offset)
-    condition = compile_filter(parse_filter(filter))
+    node = parse_filter(filter)
+    condition = compile_filter(node)
     items = [parse_order_by(item) for item in order_by or []]
     if project_ids is not None and not project_ids:
         return _frame([], {})
     from_, terms = _order_clauses(items)
 
-    def matching(*columns: Any) -> Select[Any]:
-        stmt = select(*columns).select_from(from_).where(condition)
+    def matching(*columns: Any, where: ColumnElement[bool] = condition) -> Select[Any]:
+        stmt = select(*columns).select_from(from_).where(where)
         if project_ids is not None:
             stmt = stmt.where(_RUNS.c.project_id.in_(list(project_ids)))
         return stmt.order_by(*terms).limit(limit).offset(offset or None)
 
-    rows = conn.execute(
-        matching(
-            _RUNS.c.id,
-            _PROJECTS.c.name.label("project"),
-            _RUNS.c.name,
-            _RUNS.c.status,
-            _RUNS.c.start_ms,
-            _RUNS.c.end_ms,
-            _RUNS.c.user,
-        )
-    ).all()
+    base_columns = (
+        _RUNS.c.id,
+        _PROJECTS.c.name.label("project"),
+        _RUNS.c.name,
+        _RUNS.c.status,
+        _RUNS.c.start_ms,
+        _RUNS.c.end_ms,
+        _RUNS.c.user,
+    )
+    rows: Sequence[Any] = []
+    if node is not None and not items and limit is not None:
+        # Top-k in the default order (newest first): probe only the newest runs, one EXISTS lookup
+        # each. If enough of them match they are exactly the answer, since every run left out
+        # started earlier than all of them; otherwise fall back to the IN form.
+        window = max(_RECENT_WINDOW, 20 * (limit + offset))
+        cutoff = select(_RUNS.c.start_ms)
+        if project_ids is not None:
+            cutoff = cutoff.where(_RUNS.c.project_id.in_(list(project_ids)))
+        start = conn.execute(cutoff.order_by(_RUNS.c.start_ms.desc()).limit(1).offset(window - 1)).scalar()
+        probe = compile_filter(node, correlated=True)
+        if start is not None:
+            probe = and_(_RUNS.c.start_ms >= start, probe)
+        rows = conn.execute(matching(*base_columns, where=probe)).all()
+        if len(rows) < limit and start is not None:
+            rows = conn.execute(matching(*base_columns)).all()
+    else:
+        rows = conn.execute(matching(*base_columns)).all()
     if not rows:
         return _frame([], {})
     ids = [row[0] for row in rows]
