@@ -3,7 +3,9 @@ on PostgreSQL too (each test in a schema of its own, dropped afterwards)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,10 +14,17 @@ import pytest
 from sqlalchemy import create_engine, text
 
 import assay
+from assay.engine import Engine, connect
 from assay.tracking.client import Client
 
 PG_URL = os.environ.get("ASSAY_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+HAVE_SPARK = importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
+ENGINE_KINDS = [
+    "duckdb",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("spark", marks=pytest.mark.slow),
+]
 
 
 def _pg_schema_url(base: str, schema: str) -> str:
@@ -68,3 +77,34 @@ def client(store_url: str, tmp_path: Path) -> Iterator[Client]:
     yield c
     assay.set_client(None)
     c.close()
+
+
+@pytest.fixture(scope="module", params=ENGINE_KINDS)
+def backend_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """One compute engine per backend for a whole test module: in-process DuckDB always, PostgreSQL (in a
+    schema of its own, dropped afterwards) when ASSAY_TEST_POSTGRES_URL is set, Spark local mode when
+    pyspark and Java are installed. Spark start-up and PostgreSQL schemas are paid once per module."""
+    kind = request.param
+    if kind == "duckdb":
+        with connect() as eng:
+            yield eng
+        return
+    if kind == "spark":
+        if not HAVE_SPARK:
+            pytest.skip("pyspark or Java not installed")
+        with connect("spark://local[2]") as eng:
+            yield eng
+        return
+    if not PG_URL:
+        pytest.skip("set ASSAY_TEST_POSTGRES_URL to run the PostgreSQL variant")
+    schema = f"eng_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        with connect(PG_URL, schema=schema) as eng:
+            yield eng
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -7,11 +7,6 @@ SparkSession per process, so its start-up is paid once.
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,15 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from assay.engine import Engine, connect
-
-PG_URL = os.environ.get("ASSAY_TEST_POSTGRES_URL")
-HAVE_SPARK = importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
-ENGINE_KINDS = [
-    "duckdb",
-    pytest.param("postgres", marks=pytest.mark.postgres),
-    pytest.param("spark", marks=pytest.mark.slow),
-]
+from assay.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -96,39 +83,10 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleData:
     return make_sample_data(tmp_path_factory.mktemp("engine-data"))
 
 
-def _pg_admin_url(url: str) -> str:
-    return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
-
-
-@pytest.fixture(scope="module", params=ENGINE_KINDS)
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """One engine per backend for the whole module (Spark start-up and PostgreSQL schemas are paid once)."""
-    kind = request.param
-    if kind == "duckdb":
-        with connect() as eng:
-            yield eng
-        return
-    if kind == "spark":
-        if not HAVE_SPARK:
-            pytest.skip("pyspark or Java not installed")
-        with connect("spark://local[2]") as eng:
-            yield eng
-        return
-    if not PG_URL:
-        pytest.skip("set ASSAY_TEST_POSTGRES_URL to run the PostgreSQL variant")
-    from sqlalchemy import create_engine, text
-
-    schema = f"eng_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_pg_admin_url(PG_URL))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        with connect(PG_URL, schema=schema) as eng:
-            yield eng
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+@pytest.fixture(scope="module")
+def engine(backend_engine: Engine) -> Engine:
+    """The module's engine, one per backend (see ``backend_engine`` in tests/conftest.py)."""
+    return backend_engine
 
 
 @pytest.fixture(scope="module")

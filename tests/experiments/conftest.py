@@ -8,11 +8,6 @@ whatever order an engine adds in: the backends must then agree to the last bit.
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,15 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from assay.engine import Engine, connect
+from assay.engine import Engine
 
-PG_URL = os.environ.get("ASSAY_TEST_POSTGRES_URL")
-HAVE_SPARK = importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
-ENGINE_KINDS = [
-    "duckdb",
-    pytest.param("postgres", marks=pytest.mark.postgres),
-    pytest.param("spark", marks=pytest.mark.slow),
-]
 START = pd.Timestamp("2024-03-01")
 
 EXPERIMENT_YAML = """
@@ -181,33 +169,7 @@ def exp_data(tmp_path_factory: pytest.TempPathFactory) -> ExperimentData:
     return make_experiment_data(folder=tmp_path_factory.mktemp("experiment-data"))
 
 
-@pytest.fixture(scope="module", params=ENGINE_KINDS)
-def any_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """One engine per backend for the whole module (Spark start-up and PostgreSQL schemas paid once)."""
-    kind = request.param
-    if kind == "duckdb":
-        with connect() as eng:
-            yield eng
-        return
-    if kind == "spark":
-        if not HAVE_SPARK:
-            pytest.skip("pyspark or Java not installed")
-        with connect("spark://local[2]") as eng:
-            yield eng
-        return
-    if not PG_URL:
-        pytest.skip("set ASSAY_TEST_POSTGRES_URL to run the PostgreSQL variant")
-    from sqlalchemy import create_engine, text
-
-    schema = f"exp_{uuid.uuid4().hex[:12]}"
-    url = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1) if PG_URL.startswith("postgresql://") else PG_URL
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        with connect(PG_URL, schema=schema) as eng:
-            yield eng
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+@pytest.fixture(scope="module")
+def any_engine(backend_engine: Engine) -> Engine:
+    """The module's engine, one per backend (see ``backend_engine`` in tests/conftest.py)."""
+    return backend_engine
