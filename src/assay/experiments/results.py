@@ -26,7 +26,8 @@ from assay.experiments.stats import (
     SrmResult,
     TestResult,
 )
-from assay.experiments.stats.results import ResultMixin, _json_safe, fmt_p
+from assay.experiments.stats.results import ResultMixin, fmt_p
+from assay.results import json_safe
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -200,7 +201,7 @@ class ExperimentResult(ResultMixin):
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {f.name: _json_safe(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "definition"}
+        out = {f.name: json_safe(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "definition"}
         out["definition"] = self.definition.to_dict()
         return out
 

@@ -20,69 +20,14 @@ status                    meaning
 
 from __future__ import annotations
 
-import dataclasses
-import html
 import math
-from typing import Any, Literal
-
-import numpy as np
+from typing import Literal
 
 __all__ = ["ResultMixin", "Status"]
 
+from assay.results import ResultMixin
+
 Status = Literal["ok", "insufficient_data", "zero_variance", "undefined_relative", "undefined_ratio"]
-
-
-class ResultMixin:
-    """Adds ``to_dict()`` and ``_repr_html_()`` to a frozen result dataclass that defines ``summary()``."""
-
-    __slots__ = ()
-
-    def summary(self) -> str:  # pragma: no cover - every result overrides it
-        raise NotImplementedError
-
-    def to_dict(self) -> dict[str, Any]:
-        """The result's fields as JSON-safe values: ``nan``/``inf`` become ``None``, tuples become lists."""
-        return {f.name: _json_safe(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
-
-    def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(f.name)}</th><td style='text-align:left'>"
-            f"{_html_value(getattr(self, f.name))}</td></tr>"
-            for f in dataclasses.fields(self)  # type: ignore[arg-type]
-        )
-        return (
-            f"<div class='assay-result'><p><strong>{html.escape(type(self).__name__)}</strong>: "
-            f"{html.escape(self.summary())}</p><table>{rows}</table></div>"
-        )
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _json_safe(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple | list | np.ndarray):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    return value
-
-
-def _html_value(value: Any) -> str:
-    if isinstance(value, ResultMixin):
-        return value._repr_html_()
-    if isinstance(value, float | np.floating):
-        return html.escape(f"{float(value):.6g}")
-    if isinstance(value, tuple) and not value:
-        return ""
-    if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
-        return "<br>".join(html.escape(v) for v in value)
-    return html.escape(str(value))
 
 
 # --- formatting helpers shared by the summaries -------------------------------------------------
