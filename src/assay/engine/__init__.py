@@ -31,6 +31,14 @@ Writing SQL that means the same on every engine:
 
 from assay.engine import sqlcheck
 from assay.engine.base import Engine, connect
-from assay.engine.sqlcheck import parse_select, referenced_columns, referenced_tables
+from assay.engine.sqlcheck import parse_select, quote_identifier, referenced_columns, referenced_tables
 
-__all__ = ["Engine", "connect", "parse_select", "referenced_columns", "referenced_tables", "sqlcheck"]
+__all__ = [
+    "Engine",
+    "connect",
+    "parse_select",
+    "quote_identifier",
+    "referenced_columns",
+    "referenced_tables",
+    "sqlcheck",
+]

@@ -31,7 +31,7 @@ from sqlglot.tokens import TokenType
 
 from assay.errors import InvalidInputError
 
-__all__ = ["parse_select", "referenced_columns", "referenced_tables", "sql_error"]
+__all__ = ["parse_select", "quote_identifier", "referenced_columns", "referenced_tables", "sql_error"]
 
 # Statements (and clauses) that write, change the session or reach outside the database.
 _FORBIDDEN_NODES: tuple[type[exp.Expression], ...] = tuple(
@@ -270,3 +270,31 @@ def referenced_columns(select: str | exp.Expression, *, dialect: str = "duckdb")
                 continue
             found.add(name)
     return found
+
+
+_BARE = re.compile(r"^[a-z_][a-z0-9_]*$")
+# reserved in DuckDB (duckdb_keywords()), plus names PostgreSQL/Spark or sqlglot read as something else
+_KEYWORDS = frozenset(
+    """
+    all analyse analyze and anti any array as asc asof asymmetric at authorization binary both by case
+    cast check collate collation column columns concurrently constraint create cross default deferrable
+    desc describe distinct do else end except false fetch for foreign freeze from full generated glob
+    group having ilike in initially inner intersect into is isnull join lambda lateral leading left like
+    limit map natural not notnull null offset on only or order outer overlaps pivot placing positional
+    primary qualify references returning right select semi show similar some struct summarize symmetric
+    table tablesample then to trailing true try_cast tuple union unique unpivot using variadic verbose
+    when where window with user current_date current_time current_timestamp current_user session_user
+    timestamp date time interval
+    """.upper().split()
+)
+
+
+def quote_identifier(name: str) -> str:
+    """``name`` as a DuckDB identifier, double-quoted only when it must be (case, symbols, keywords).
+
+    >>> quote_identifier("user_id"), quote_identifier("User Id"), quote_identifier("select")
+    ('user_id', '"User Id"', '"select"')
+    """
+    if _BARE.match(name) and name.upper() not in _KEYWORDS:
+        return name
+    return '"' + name.replace('"', '""') + '"'

@@ -8,41 +8,14 @@ the column in the message.
 from __future__ import annotations
 
 import difflib
-import re
 
 from assay.engine import Engine
 from assay.engine.sqlcheck import parse_select
+from assay.engine.sqlcheck import quote_identifier as quote
 from assay.errors import AssayError, InvalidInputError
 from assay.experiments.metrics import is_table_name
 
 __all__ = ["SourceColumns", "from_clause", "is_number", "is_text", "is_time", "quote", "relation", "short"]
-
-_BARE = re.compile(r"^[a-z_][a-z0-9_]*$")
-# reserved in DuckDB (duckdb_keywords()), plus names PostgreSQL/Spark or sqlglot read as something else
-_KEYWORDS = frozenset(
-    """
-    all analyse analyze and anti any array as asc asof asymmetric at authorization binary both by case
-    cast check collate collation column columns concurrently constraint create cross default deferrable
-    desc describe distinct do else end except false fetch for foreign freeze from full generated glob
-    group having ilike in initially inner intersect into is isnull join lambda lateral leading left like
-    limit map natural not notnull null offset on only or order outer overlaps pivot placing positional
-    primary qualify references returning right select semi show similar some struct summarize symmetric
-    table tablesample then to trailing true try_cast tuple union unique unpivot using variadic verbose
-    when where window with user current_date current_time current_timestamp current_user session_user
-    timestamp date time interval
-    """.upper().split()
-)
-
-
-def quote(name: str) -> str:
-    """``name`` as a DuckDB identifier, double-quoted only when it must be (case, symbols, keywords).
-
-    >>> quote("user_id"), quote("User Id"), quote("select")
-    ('user_id', '"User Id"', '"select"')
-    """
-    if _BARE.match(name) and name.upper() not in _KEYWORDS:
-        return name
-    return '"' + name.replace('"', '""') + '"'
 
 
 def relation(source: str) -> str:
