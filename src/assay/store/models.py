@@ -303,3 +303,92 @@ class ExperimentMetricResult(Base):
     adjusted_p_value: Mapped[float | None] = mapped_column(Float(precision=53))
     status: Mapped[str] = mapped_column(String(32))
     __table_args__ = (Index("ix_experiment_metric_results_analysis", "analysis_id"),)
+
+
+class DatasetCheck(Base):
+    """A data-quality result (profile, contract validation, PII scan, schema diff) for a dataset version."""
+
+    __tablename__ = "dataset_checks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))  # profile | validation | pii | schema_diff
+    ts_ms: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(255))
+    passed: Mapped[bool | None] = mapped_column(Boolean)
+    summary: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    __table_args__ = (Index("ix_dataset_checks_version_kind_ts", "dataset_version_id", "kind", "ts_ms"),)
+
+
+class Monitor(Base):
+    """A stored monitor: what to watch (model version or dataset), its reference, window, checks and rules."""
+
+    __tablename__ = "monitors"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    model_name: Mapped[str | None] = mapped_column(String(255))
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    dataset_name: Mapped[str | None] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class MonitorRun(Base):
+    """One run of a monitor over one window; unique per window, so re-running never double-counts."""
+
+    __tablename__ = "monitor_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
+    window_start_ms: Mapped[int] = mapped_column(BigInteger)
+    window_end_ms: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))  # running | ok | alerting | failed
+    started_ms: Mapped[int] = mapped_column(BigInteger)
+    finished_ms: Mapped[int | None] = mapped_column(BigInteger)
+    figures: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        UniqueConstraint("monitor_id", "window_start_ms", "window_end_ms", name="uq_monitor_runs_window"),
+    )
+
+
+class Alert(Base):
+    """A rule that fired on a monitor run (at most once per run and rule) and where it was sent."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    monitor_run_id: Mapped[int] = mapped_column(ForeignKey("monitor_runs.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(255))
+    figure: Mapped[str] = mapped_column(String(255))
+    op: Mapped[str] = mapped_column(String(4))
+    value: Mapped[float | None] = mapped_column(Float(precision=53))
+    threshold: Mapped[float] = mapped_column(Float(precision=53))
+    severity: Mapped[str] = mapped_column(String(16))
+    fired_ms: Mapped[int] = mapped_column(BigInteger)
+    deliveries: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    __table_args__ = (UniqueConstraint("monitor_run_id", "rule", name="uq_alerts_run_rule"),)
+
+
+class Incident(Base):
+    """An incident opened by an alert: open → acknowledged → resolved, with a post-mortem note."""
+
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(512))
+    state: Mapped[str] = mapped_column(String(16))  # open | acknowledged | resolved
+    severity: Mapped[str] = mapped_column(String(16))
+    monitor_id: Mapped[int | None] = mapped_column(ForeignKey("monitors.id", ondelete="SET NULL"))
+    rule: Mapped[str | None] = mapped_column(String(255))
+    first_run_id: Mapped[int | None] = mapped_column(ForeignKey("monitor_runs.id", ondelete="SET NULL"))
+    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("monitor_runs.id", ondelete="SET NULL"))
+    alert_count: Mapped[int] = mapped_column(Integer)
+    model_name: Mapped[str | None] = mapped_column(String(255))
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    owner: Mapped[str | None] = mapped_column(String(255))
+    postmortem: Mapped[str | None] = mapped_column(Text)
+    opened_ms: Mapped[int] = mapped_column(BigInteger)
+    acknowledged_ms: Mapped[int | None] = mapped_column(BigInteger)
+    resolved_ms: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (Index("ix_incidents_monitor_rule_state", "monitor_id", "rule", "state"),)

@@ -60,6 +60,7 @@ class Client:
     ) -> None:
         self.settings = Settings.load(home=home, store_url=store_url, artifacts_url=artifacts_url)
         self._db: Database | None = None
+        self._project_ids: dict[str, int] = {}  # projects are never deleted or renamed, so ids can be cached
         self._artifacts: ArtifactStore | None = None
         self._writer = BackgroundWriter(_LazyDb(self))  # type: ignore[arg-type]
         from assay.registry.registry import ModelRegistry
@@ -292,10 +293,16 @@ class Client:
             project_ids = None
             if project is not None:
                 names = [project] if isinstance(project, str) else list(project)
-                project_ids = [rq.get_project_id(conn, n) for n in names]
+                project_ids = [self._project_id(conn, n) for n in names]
             return search_runs(
                 conn, project_ids=project_ids, filter=filter, order_by=order_by, limit=limit, offset=offset
             )
+
+    def _project_id(self, conn: Any, name: str) -> int:
+        pid = self._project_ids.get(name)
+        if pid is None:
+            pid = self._project_ids[name] = rq.get_project_id(conn, name)
+        return pid
 
     def list_projects(self) -> list[str]:
         from sqlalchemy import select

@@ -19,17 +19,19 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    CompoundSelect,
     Connection,
     Dialect,
     Float,
@@ -40,12 +42,14 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     exists,
     func,
     literal,
     not_,
+    null,
     or_,
     select,
     true,
@@ -354,17 +358,55 @@ def search_runs(
         >>> df[["run_id", "metrics.auc"]].head()
     """
     _check_arguments(project_ids, filter, order_by, limit, offset)
+    if project_ids is not None and not project_ids:
+        parse_filter(filter)  # still reject a malformed filter
+        return _frame([], {})
+    plan = _plan(filter, tuple(order_by or ()), limit, offset, project_ids is not None, _RECENT_WINDOW)
+    params: dict[str, Any] = {"project_ids": list(project_ids)} if project_ids is not None else {}
+    rows: Sequence[Any] = []
+    if plan.probe is not None:
+        # Top-k in the default order (newest first): probe only the newest runs, one EXISTS lookup
+        # each. If enough of them match they are exactly the answer, since every run left out
+        # started earlier than all of them; otherwise (or when there are fewer runs than the
+        # window, so the cutoff is NULL) fall back to the IN form.
+        rows = conn.execute(plan.probe, params).all()
+    if len(rows) < (limit or 0) or plan.probe is None:
+        rows = conn.execute(plan.main, params).all()
+    if not rows:
+        return _frame([], {})
+    ids = [row[0] for row in rows]
+    if len(ids) <= _MAX_INLINE_IDS:
+        found = conn.execute(plan.details_by_ids, {"ids": ids}).all()
+    else:
+        found = conn.execute(plan.details_by_query, params).all()
+    details: dict[str, dict[str, dict[str, Any]]] = {entity: {} for entity in _TABLES}
+    for entity, run_id, key, number, text in found:
+        details[entity].setdefault(key, {})[run_id] = number if entity == "metrics" else text
+    return _frame(rows, details)
+
+
+class _Plan(NamedTuple):
+    """The statements one search shape needs, built once: project ids and run ids are bound at execution."""
+
+    main: Select[Any]
+    probe: Select[Any] | None
+    details_by_ids: CompoundSelect[Any]
+    details_by_query: CompoundSelect[Any]
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(
+    filter: str | None, order_by: tuple[str, ...], limit: int | None, offset: int, scoped: bool, window: int
+) -> _Plan:
+    """Parse and compile a search once per shape; SQLAlchemy then reuses its compiled SQL from its cache."""
     node = parse_filter(filter)
     condition = compile_filter(node)
-    items = [parse_order_by(item) for item in order_by or []]
-    if project_ids is not None and not project_ids:
-        return _frame([], {})
+    items = [parse_order_by(item) for item in order_by]
     from_, terms = _order_clauses(items)
+    in_projects = _RUNS.c.project_id.in_(bindparam("project_ids", expanding=True)) if scoped else true()
 
     def matching(*columns: Any, where: ColumnElement[bool] = condition) -> Select[Any]:
-        stmt = select(*columns).select_from(from_).where(where)
-        if project_ids is not None:
-            stmt = stmt.where(_RUNS.c.project_id.in_(list(project_ids)))
+        stmt = select(*columns).select_from(from_).where(where, in_projects)
         return stmt.order_by(*terms).limit(limit).offset(offset or None)
 
     base_columns = (
@@ -376,47 +418,46 @@ def search_runs(
         _RUNS.c.end_ms,
         _RUNS.c.user,
     )
-    rows: Sequence[Any] = []
+    probe = None
     if node is not None and not items and limit is not None:
-        # Top-k in the default order (newest first): probe only the newest runs, one EXISTS lookup
-        # each. If enough of them match they are exactly the answer, since every run left out
-        # started earlier than all of them; otherwise fall back to the IN form.
-        window = max(_RECENT_WINDOW, 20 * (limit + offset))
-        cutoff = select(_RUNS.c.start_ms)
-        if project_ids is not None:
-            cutoff = cutoff.where(_RUNS.c.project_id.in_(list(project_ids)))
-        start = conn.execute(cutoff.order_by(_RUNS.c.start_ms.desc()).limit(1).offset(window - 1)).scalar()
-        probe = compile_filter(node, correlated=True)
-        if start is not None:
-            probe = and_(_RUNS.c.start_ms >= start, probe)
-        rows = conn.execute(matching(*base_columns, where=probe)).all()
-        if len(rows) < limit and start is not None:
-            rows = conn.execute(matching(*base_columns)).all()
-    else:
-        rows = conn.execute(matching(*base_columns)).all()
-    if not rows:
-        return _frame([], {})
-    ids = [row[0] for row in rows]
-    if len(ids) <= _MAX_INLINE_IDS:
-        id_set: Any = ids
-    else:
-        id_set = select(matching(_RUNS.c.id).subquery().c.id)
-    details: dict[str, dict[str, dict[str, Any]]] = {entity: {} for entity in _TABLES}
-    parts = [  # one round trip for params, metrics and tags of the matching runs
-        select(literal(entity).label("entity"), t.c.run_id, t.c.key, cast(t.c.value, Text).label("value")).where(
+        size = max(window, 20 * (limit + offset))
+        cutoff = (
+            select(_RUNS.c.start_ms)
+            .where(in_projects)
+            .order_by(_RUNS.c.start_ms.desc())
+            .limit(1)
+            .offset(size - 1)
+            .scalar_subquery()
+        )
+        probe = matching(*base_columns, where=and_(_RUNS.c.start_ms >= cutoff, compile_filter(node, correlated=True)))
+    return _Plan(
+        main=matching(*base_columns),
+        probe=probe,
+        details_by_ids=_details(bindparam("ids", expanding=True)),
+        details_by_query=_details(select(matching(_RUNS.c.id).subquery().c.id)),
+    )
+
+
+def _details(id_set: Any) -> CompoundSelect[Any]:
+    """One round trip for the metrics (as numbers), params and tags (as text) of the runs in ``id_set``."""
+    metrics = _TABLES["metrics"]
+    parts = [
+        select(
+            literal("metrics").label("entity"),
+            metrics.c.run_id,
+            metrics.c.key,
+            metrics.c.value.label("number"),
+            cast(null(), Text).label("text"),
+        ).where(metrics.c.run_id.in_(id_set))
+    ]
+    parts += [
+        select(literal(entity), t.c.run_id, t.c.key, cast(null(), Float), cast(t.c.value, Text)).where(
             t.c.run_id.in_(id_set)
         )
         for entity, t in _TABLES.items()
         if entity != "metrics"
     ]
-    metrics = _TABLES["metrics"]
-    for run_id, key, value in conn.execute(
-        select(metrics.c.run_id, metrics.c.key, metrics.c.value).where(metrics.c.run_id.in_(id_set))
-    ).all():
-        details["metrics"].setdefault(key, {})[run_id] = value
-    for entity, run_id, key, value in conn.execute(union_all(*parts)).all():
-        details[entity].setdefault(key, {})[run_id] = value
-    return _frame(rows, details)
+    return union_all(*parts)
 
 
 _NAT = np.iinfo(np.int64).min  # NaT as datetime64
