@@ -27,7 +27,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 import assay
-from assay.cli import db, experiments, models, runs
+from assay.cli import data, db, experiments, models, monitor, runs
 from assay.cli.context import State, get_state
 from assay.cli.initialize import init
 from assay.cli.render import JsonOption, print_json
@@ -92,6 +92,9 @@ app = typer.Typer(
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
 app.add_typer(experiments.app, name="exp")
+app.add_typer(data.app, name="data")
+app.add_typer(monitor.app, name="monitor")
+app.add_typer(monitor.incident_app, name="incident")
 app.add_typer(db.app, name="db")
 app.command("init")(init)
 
