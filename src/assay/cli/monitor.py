@@ -66,13 +66,12 @@ def list_cmd(ctx: typer.Context, json_output: JsonOption = False) -> None:
     if not rows:
         stdout().print(Text("No monitors yet: `assay monitor create MONITOR.yaml`.", style="dim"))
         return
-    table = new_table("monitor", "model", "dataset", "window", "checks", "last window end", "enabled")
+    table = new_table("monitor", "watches", "window", "checks", "last window end", wrap=("checks", "watches"))
     for r in rows:
-        model = f"{r['model_name']} v{r['model_version']}" if r["model_name"] else ""
-        table.add_row(
-            cell(r["name"], "bold"), cell(model), cell(r["dataset_name"] or ""), cell(r["window"]),
-            cell(", ".join(r["checks"])), cell(r["last_window_end"] or "never"), cell("yes" if r["enabled"] else "no"),
-        )  # fmt: skip
+        watches = f"{r['model_name']} v{r['model_version']}" if r["model_name"] else (r["dataset_name"] or "")
+        name = r["name"] + ("" if r["enabled"] else " (disabled)")
+        last = (r["last_window_end"] or "never").replace("T", " ").replace(":00Z", "")
+        table.add_row(cell(name, "bold"), cell(watches), cell(r["window"]), cell(", ".join(r["checks"])), cell(last))
     stdout().print(table)
 
 
@@ -152,14 +151,15 @@ def show(
         ("model", spec.model or ""), ("checks", ", ".join(spec.checks)),
         ("rules", "; ".join(f"{r.name}: {r.figure} {r.op} {r.threshold:g}" for r in spec.rules)),
     ]  # fmt: skip
-    table = new_table("window", "status", "rows", "key figures")
+    table = new_table("window start", "status", "rows", "figures", wrap=("figures",))
     for r in runs:
         figures = r["figures"]
-        key = ", ".join(f"{k} {fmt_value(v, 3)}" for k, v in figures.items() if k.count(".") <= 1 and k != "rows")
-        rows_text = fmt_value(figures.get("rows")) if "rows" in figures else ""
+        shown = [k for k in figures if k.count(".") == 1 and k not in ("rows",) and not k.endswith("dataset_drifted")]
+        text = ", ".join(f"{k} {fmt_value(figures[k], 3)}" for k in shown[:4])
         table.add_row(
-            cell(f"{r['window_start']} → {r['window_end']}"), cell(r["status"], STATUS_STYLES.get(r["status"], "")),
-            cell(rows_text), cell(key[:120] if r["status"] != "failed" else (r["error"] or "")[:120]),
+            cell(r["window_start"].replace("T00:00:00Z", "")), cell(r["status"], STATUS_STYLES.get(r["status"], "")),
+            cell(fmt_value(figures.get("rows")) if "rows" in figures else ""),
+            cell(text if r["status"] != "failed" else (r["error"] or "")[:200]),
         )  # fmt: skip
     parts: list[Any] = [kv_table(rows, title=name)]
     parts.append(table if runs else Text("No runs yet: `assay monitor run NAME`.", style="dim"))
@@ -168,12 +168,12 @@ def show(
 
 # -- incidents -------------------------------------------------------------------------------------------
 def _incident_table(items: list[inc.IncidentInfo]) -> Any:
-    table = new_table("#", "state", "severity", "monitor", "model", "title", "alerts", "owner", "opened")
+    table = new_table("#", "state", "severity", "title", "alerts", "opened", wrap=("title",), min_width={"title": 30})
     for i in items:
-        model = f"{i.model_name} v{i.model_version}" if i.model_name else ""
+        model = f" [{i.model_name} v{i.model_version}]" if i.model_name else ""
         table.add_row(
-            cell(str(i.id)), cell(i.state, STATE_STYLES.get(i.state, "")), cell(i.severity), cell(i.monitor or ""),
-            cell(model), cell(i.title), cell(str(i.alert_count)), cell(i.owner or ""), cell(i.opened_at or ""),
+            cell(str(i.id)), cell(i.state, STATE_STYLES.get(i.state, "")), cell(i.severity), cell(i.title + model),
+            cell(str(i.alert_count)), cell((i.opened_at or "")[:16].replace("T", " ")),
         )  # fmt: skip
     return table
 

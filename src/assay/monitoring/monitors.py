@@ -297,7 +297,7 @@ def _fire(
                     mq.open_or_extend_incident(
                         conn,
                         {
-                            "title": f.message(spec.name, window)[:512],
+                            "title": _title(spec.name, f),
                             "severity": f.rule.severity,
                             "monitor_id": row["id"],
                             "rule": f.rule.name,
@@ -340,6 +340,11 @@ def _fire(
         error=None,
         run_id=run_id,
     )
+
+
+def _title(monitor: str, f: al.Fired) -> str:
+    value = "missing" if f.value is None else f"{f.value:.4g}"
+    return f"{monitor}: {f.rule.figure} = {value} ({f.rule.op} {f.rule.threshold:g})"[:512]
 
 
 def _alert_view(a: dict[str, Any]) -> dict[str, Any]:
