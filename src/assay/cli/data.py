@@ -159,7 +159,8 @@ def diff_cmd(
     if json_output:
         print_json(diff.to_dict())
     else:
-        table = new_table("change", "column", "old type", "new type", "breaking", "detail")
+        table = new_table("change", "column", "old type", "new type", "breaking", "detail", wrap=("detail",),
+                          min_width={"detail": 30})  # fmt: skip
         for c in diff.changes:
             table.add_row(
                 cell(c.kind, "bold"), cell(c.column), cell(c.old_type or ""), cell(c.new_type or ""),
@@ -191,11 +192,12 @@ def scan_pii_cmd(
     if json_output:
         print_json(scan.to_dict())
         return
-    table = new_table("column", "kind", "share matching", "evidence", "examples (masked)")
+    table = new_table("column", "kind", "matching", "confidence", "examples (masked)", wrap=("examples (masked)",),
+                      min_width={"examples (masked)": 24})  # fmt: skip
     for f in scan.columns:
         table.add_row(
             cell(f.column, "bold"), cell(f.kind), cell(f"{f.share:.0%}" if f.share is not None else ""),
-            cell(str(f.evidence)), cell(", ".join(map(str, f.examples[:3]))),
+            cell(str(getattr(f, "confidence", ""))), cell(", ".join(map(str, f.examples[:3]))),
         )  # fmt: skip
     parts: list[Any] = [Text(scan.summary(), style="bold")]
     if scan.columns:
