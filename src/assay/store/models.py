@@ -229,7 +229,7 @@ class Alias(Base):
 
 
 class Event(Base):
-    """Append-only log of who did what, when."""
+    """Append-only, hash-chained log of who did what, when (written through :mod:`assay.store.audit`)."""
 
     __tablename__ = "events"
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -239,6 +239,8 @@ class Event(Base):
     entity_type: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[str] = mapped_column(String(255))
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))  # hash chain: see assay.store.audit
+    hash: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (Index("ix_events_entity", "entity_type", "entity_id"), Index("ix_events_ts", "ts_ms"))
 
 
@@ -392,3 +394,15 @@ class Incident(Base):
     acknowledged_ms: Mapped[int | None] = mapped_column(BigInteger)
     resolved_ms: Mapped[int | None] = mapped_column(BigInteger)
     __table_args__ = (Index("ix_incidents_monitor_rule_state", "monitor_id", "rule", "state"),)
+
+
+class ModelCard(Base):
+    """The human-written fields of a model version's card (intended use, caveats ...) as JSON."""
+
+    __tablename__ = "model_cards"
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_by: Mapped[str] = mapped_column(String(255))

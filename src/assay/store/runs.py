@@ -11,12 +11,12 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from assay.errors import ConflictError, NotFoundError
-from assay.store.models import Event, LatestMetric, Metric, Param, Project, Run, Tag
+from assay.store.models import LatestMetric, Metric, Param, Project, Run, Tag
 
 __all__ = [
     "MetricPoint",
@@ -167,16 +167,11 @@ def append_event(
     entity_id: str,
     payload: dict | None = None,
 ) -> None:
-    """Append to the event log (who did what, when). Never updated or deleted."""
-    conn.execute(
-        insert(Event).values(
-            ts_ms=now_ms(),
-            actor=actor,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            payload=payload,
-        )
+    """Append to the hash-chained event log (who did what, when). Never updated or deleted."""
+    from assay.store import audit
+
+    audit.append(
+        conn, ts_ms=now_ms(), actor=actor, action=action, entity_type=entity_type, entity_id=entity_id, payload=payload
     )
 
 
