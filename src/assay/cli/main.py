@@ -27,7 +27,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 import assay
-from assay.cli import data, db, experiments, models, monitor, runs
+from assay.cli import audit, data, db, experiments, models, monitor, runs
 from assay.cli.context import State, get_state
 from assay.cli.initialize import init
 from assay.cli.render import JsonOption, print_json
@@ -95,6 +95,7 @@ app.add_typer(experiments.app, name="exp")
 app.add_typer(data.app, name="data")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(monitor.incident_app, name="incident")
+app.add_typer(audit.app, name="audit")
 app.add_typer(db.app, name="db")
 app.command("init")(init)
 

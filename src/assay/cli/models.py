@@ -191,3 +191,46 @@ def alias_model(
     registry.set_alias(name, alias, version)
     moved = "" if previous is None else (" (unchanged)" if previous == version else f" (was v{previous})")
     stdout().print(Text(f"{name}@{alias} → v{version}{moved}"))
+
+
+@app.command("history")
+def history_model(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The registered model's name.")],
+    alias: Annotated[str | None, typer.Option("--alias", help="Only this alias (default: all).")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="Which version the alias pointed at then (a date means its end, UTC).")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Every move of the model's aliases, or with --at which version an alias (default production) pointed at."""
+    from assay.governance.history import alias_at, alias_history
+
+    client = get_state(ctx).client
+    client.registry.list_versions(name)  # a typed NotFoundError for an unknown model
+    if at is not None:
+        which = alias or "production"
+        version = alias_at(name, which, at, client=client)
+        if json_output:
+            print_json({"model": name, "alias": which, "at": at, "version": version})
+            return
+        text = (
+            f"{name}@{which} pointed at v{version} at {at}."
+            if version is not None
+            else (f"{name}@{which} was not set at {at}.")
+        )
+        stdout().print(Text(text))
+        return
+    moves = alias_history(name, alias, client=client)
+    if json_output:
+        print_json(moves)
+        return
+    if not moves:
+        stdout().print(Text(f"No alias of {name} has been set yet.", style="dim"))
+        return
+    table = new_table("time (UTC)", "alias", "version", "previous", "by")
+    for m in moves:
+        table.add_row(cell(m["time"][:19].replace("T", " ")), cell(m["alias"], "bold"),
+                      cell("deleted" if m["version"] is None else f"v{m['version']}"),
+                      cell("" if m["previous"] is None else f"v{m['previous']}"), cell(m["actor"]))  # fmt: skip
+    stdout().print(table)
