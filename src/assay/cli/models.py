@@ -234,3 +234,94 @@ def history_model(
                       cell("deleted" if m["version"] is None else f"v{m['version']}"),
                       cell("" if m["previous"] is None else f"v{m['previous']}"), cell(m["actor"]))  # fmt: skip
     stdout().print(table)
+
+
+card_app = typer.Typer(help="Model cards (Mitchell et al. 2019): show, export, fill in the human-written fields.",
+                       no_args_is_help=True)  # fmt: skip
+app.add_typer(card_app, name="card")
+
+
+@card_app.command("show")
+def card_show(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help="models:/NAME/VERSION, models:/NAME@ALIAS, or NAME/VERSION.")],
+    fmt: Annotated[str, typer.Option("--format", help="text (summary), markdown or html.")] = "text",
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write the card to this file.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """A model version's card; an incomplete card lists the fields still missing."""
+    from assay.governance.card import model_card
+
+    card = model_card(model, client=get_state(ctx).client)
+    if json_output:
+        print_json(card.to_dict())
+        return
+    if fmt not in ("text", "markdown", "html"):
+        raise InvalidInputError(f"--format is text, markdown or html; got {fmt!r}")
+    body = {"text": card.summary(), "markdown": card.to_markdown(), "html": card.to_html()}[fmt]
+    if output:
+        from pathlib import Path
+
+        Path(output).write_text(body, encoding="utf-8")
+        stdout().print(Text(f"Wrote {output} ({'complete' if card.complete else 'INCOMPLETE'} card)."))
+        return
+    if fmt == "text":
+        style = "bold green" if card.complete else "bold yellow"
+        stdout().print(Text(body, style=style))
+        if card.missing:
+            stdout().print(Text("Fill in with: assay models card edit " + model + " --set FIELD=TEXT", style="dim"))
+        return
+    typer.echo(body)
+
+
+@card_app.command("edit")
+def card_edit(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help="models:/NAME/VERSION, models:/NAME@ALIAS, or NAME/VERSION.")],
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="FIELD=TEXT (repeat). An empty TEXT clears the field.")
+    ] = None,
+    from_file: Annotated[
+        list[str] | None, typer.Option("--from-file", help="FIELD=PATH: the field's text from a file (repeat).")
+    ] = None,
+    list_fields: Annotated[bool, typer.Option("--fields", help="List the editable fields and exit.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Write the card fields only a person can write (intended use, factors, ethics, caveats, ...)."""
+    from pathlib import Path
+
+    from assay.governance.card import card_fields, edit_card
+
+    if list_fields:
+        fields = card_fields()
+        if json_output:
+            print_json([f.to_dict() for f in fields])
+            return
+        table = new_table("field", "required", "description")
+        for f in fields:
+            table.add_row(cell(f.name, "bold"), cell("yes" if f.required else ""), cell(f.description))
+        stdout().print(table)
+        return
+    changes: dict[str, str | None] = {}
+    for item in set_ or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInputError(f"--set takes FIELD=TEXT; got {item!r}")
+        changes[key] = value or None
+    for item in from_file or []:
+        key, sep, path = item.partition("=")
+        if not sep or not key or not path:
+            raise InvalidInputError(f"--from-file takes FIELD=PATH; got {item!r}")
+        try:
+            changes[key] = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read {path!r} for field {key!r}: {exc}") from exc
+    if not changes:
+        raise InvalidInputError(
+            "nothing to change: give --set FIELD=TEXT or --from-file FIELD=PATH (--fields lists them)"
+        )
+    card = edit_card(model, changes, client=get_state(ctx).client)
+    if json_output:
+        print_json(card.to_dict())
+        return
+    stdout().print(Text(card.summary(), style="bold green" if card.complete else "bold yellow"))
