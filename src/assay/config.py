@@ -35,6 +35,7 @@ class Settings:
     home: Path
     store_url: str
     artifacts_url: str
+    token: str | None = None  # API token of the user acting (ASSAY_TOKEN); unused while the store has no users
 
     @classmethod
     def load(
@@ -44,6 +45,7 @@ class Settings:
         store_url: str | None = None,
         artifacts_url: str | None = None,
         cwd: str | os.PathLike[str] | None = None,
+        token: str | None = None,
     ) -> Settings:
         """Resolve settings from arguments, environment and ``assay.toml`` (see module docs)."""
         file_values = _read_toml(Path(cwd or os.getcwd()) / "assay.toml")
@@ -61,7 +63,8 @@ class Settings:
             or file_values.get("artifacts_url")
             or str(home_path / "artifacts")
         )
-        return cls(home=home_path, store_url=store, artifacts_url=artifacts)
+        token = token or os.environ.get("ASSAY_TOKEN") or file_values.get("token") or None
+        return cls(home=home_path, store_url=store, artifacts_url=artifacts, token=token)
 
 
 def _read_toml(path: Path) -> dict[str, str]:

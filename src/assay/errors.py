@@ -15,6 +15,7 @@ handler; the CLI maps them to exit codes and a one-line message.
     ├── NotFoundError                           (+ LookupError)       unknown run / model / version / alias / artifact
     ├── ConflictError                           (+ ValueError)        write contradicts stored state (param re-logged)
     ├── StateError                              (+ RuntimeError)      operation not allowed in the current state
+    ├── PermissionDeniedError                   (+ PermissionError)   role too low, token unknown/revoked/expired
     ├── UntrustedModelError                     (+ PermissionError)   pickle load without ``trusted=True``
     ├── StoreError                              (+ RuntimeError)      metadata store unreachable or failed
     └── ArtifactStoreError                      (+ OSError)           artifact storage failed or content corrupt
@@ -30,6 +31,7 @@ __all__ = [
     "FilterSyntaxError",
     "InvalidInputError",
     "NotFoundError",
+    "PermissionDeniedError",
     "SchemaMismatchError",
     "StateError",
     "StoreError",
@@ -90,6 +92,10 @@ class ConflictError(AssayError, ValueError):
 
 class StateError(AssayError, RuntimeError):
     """The operation is not allowed in the object's current state (e.g. logging to a finished run)."""
+
+
+class PermissionDeniedError(AssayError, PermissionError):
+    """The acting user lacks the role this needs, or their token is unknown, revoked or expired."""
 
 
 class UntrustedModelError(AssayError, PermissionError):

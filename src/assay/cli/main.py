@@ -27,11 +27,11 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 import assay
-from assay.cli import audit, data, db, experiments, models, monitor, runs
+from assay.cli import admin, audit, data, db, experiments, models, monitor, runs
 from assay.cli.context import State, get_state
 from assay.cli.initialize import init
 from assay.cli.render import JsonOption, print_json
-from assay.errors import AssayError, ConflictError, InvalidInputError, NotFoundError
+from assay.errors import AssayError, ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 
 __all__ = ["app", "exit_code"]
 
@@ -39,11 +39,12 @@ EXIT_CODES: tuple[tuple[type[AssayError], int], ...] = (
     (InvalidInputError, 2),
     (NotFoundError, 3),
     (ConflictError, 4),
+    (PermissionDeniedError, 7),
 )
 
 
 def exit_code(exc: BaseException) -> int:
-    """The process exit code for an error: 2 bad input, 3 not found, 4 conflict, 1 anything else."""
+    """The process exit code for an error: 2 bad input, 3 not found, 4 conflict, 7 permission denied, 1 else."""
     for kind, code in EXIT_CODES:
         if isinstance(exc, kind):
             return code
@@ -96,6 +97,8 @@ app.add_typer(data.app, name="data")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(monitor.incident_app, name="incident")
 app.add_typer(audit.app, name="audit")
+app.add_typer(admin.users_app, name="users")
+app.add_typer(admin.tokens_app, name="tokens")
 app.add_typer(db.app, name="db")
 app.command("init")(init)
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from assay.artifacts import safe_relative_path
-from assay.errors import InvalidInputError, NotFoundError
+from assay.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from assay.registry.flavors import FlavorInfo, save_model
 from assay.registry.predictor import Predictor
 from assay.registry.signature import Signature, infer_signature
@@ -172,7 +172,7 @@ class ModelRegistry:
         _check_name(name)
         saved = self.save_to_run(run_id, model, input_example=input_example, artifact_path=artifact_path, name=name)
         info: FlavorInfo = saved["flavor"]
-        user = current_user()
+        user = self._actor("scientist", run_id=run_id, action="register model versions")
 
         def register(conn: Any) -> int:
             version = mq.create_version(
@@ -217,8 +217,12 @@ class ModelRegistry:
         with self._db.read() as conn:
             return mq.list_models(conn)
 
-    def set_alias(self, name: str, alias: str, version: int) -> None:
-        """Point ``alias`` (e.g. ``production``) at ``version``; moving it is recorded in the event log."""
+    def set_alias(self, name: str, alias: str, version: int, *, _approved: bool = False) -> None:
+        """Point ``alias`` (e.g. ``production``) at ``version``; moving it is recorded in the event log.
+
+        In a multi-user store a protected alias (``production`` by default) only moves through
+        :func:`assay.governance.approvals.promote` (gates + an approval by someone other than the author).
+        """
         if not isinstance(alias, str) or not _ALIAS.match(alias) or alias == "latest":
             raise InvalidInputError(
                 f"alias {alias!r} is not valid: use a letter then letters, digits, '-' or '_' "
@@ -226,7 +230,7 @@ class ModelRegistry:
             )
         if isinstance(version, bool) or not isinstance(version, int):
             raise InvalidInputError(f"version must be an integer version number; got {version!r}")
-        user = current_user()
+        user = self._alias_actor(name, alias, version, _approved)
 
         def move(conn: Any) -> None:
             previous = mq.set_alias(conn, name, alias, version)
@@ -242,7 +246,8 @@ class ModelRegistry:
         self._db.retrying_write(move)
 
     def delete_alias(self, name: str, alias: str) -> None:
-        user = current_user()
+        current = next((mv.version for mv in self.list_versions(name) if alias in mv.aliases), None)
+        user = self._alias_actor(name, alias, current, False) if current is not None else current_user()
 
         def drop(conn: Any) -> None:
             previous = mq.delete_alias(conn, name, alias)
@@ -256,6 +261,38 @@ class ModelRegistry:
             )
 
         self._db.retrying_write(drop)
+
+    def _actor(self, role: str, *, run_id: str | None = None, project: str | None = None, action: str) -> str:
+        """Who is acting, checked for ``role`` in the run's (or given) project; the OS user in single-user mode."""
+        from assay.governance.identity import require
+
+        if project is None and run_id is not None:
+            with self._db.read() as conn:
+                project = rq.run_project(conn, run_id)
+        return require(role, project, action=action, client=self._client).user
+
+    def _alias_actor(self, name: str, alias: str, version: int | None, approved: bool) -> str:
+        from assay.governance.identity import current_identity
+
+        project = None
+        if version is not None:
+            mv = self.get_version(name, version)
+            if mv.run_id is not None:
+                with self._db.read() as conn:
+                    project = rq.run_project(conn, mv.run_id)
+        who = current_identity(self._client)
+        if who.single_user:
+            return who.user
+        actor = self._actor("scientist", project=project, action=f"move the alias {name}@{alias}")
+        if not approved:
+            from assay.governance.approvals import protected_aliases
+
+            if alias in protected_aliases(project, client=self._client):
+                raise PermissionDeniedError(
+                    f"{name}@{alias} is protected: request approval (`assay models promote {name} {version} "
+                    f"--alias {alias}`), have a reviewer approve it, then promote"
+                )
+        return actor
 
     def resolve(self, uri: str) -> tuple[str, ModelVersion | None, dict[str, str]]:
         """``(uri, version or None for unregistered run models, manifest {file: digest})``."""

@@ -406,3 +406,57 @@ class ModelCard(Base):
     fields: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
     updated_by: Mapped[str] = mapped_column(String(255))
+
+
+class User(Base):
+    """A person (or service) acting on the store; with no users at all the store is in single-user mode."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    email: Mapped[str | None] = mapped_column(String(255))
+    disabled: Mapped[bool] = mapped_column(Boolean)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiToken(Base):
+    """An API token: only its sha256 is stored; ``prefix`` (its first characters) identifies it in listings."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ms: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_ms: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (Index("ix_api_tokens_user", "user_id"),)
+
+
+class RoleBinding(Base):
+    """A user's role in a project (``*``: every project)."""
+
+    __tablename__ = "role_bindings"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    project: Mapped[str] = mapped_column(String(255), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApprovalRequest(Base):
+    """A request to point a protected alias at a model version, and its decision."""
+
+    __tablename__ = "approval_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(255))
+    version: Mapped[int] = mapped_column(Integer)
+    alias: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # pending | approved | rejected | withdrawn | used
+    requested_by: Mapped[str] = mapped_column(String(255))
+    requested_ms: Mapped[int] = mapped_column(BigInteger)
+    comment: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    decided_ms: Mapped[int | None] = mapped_column(BigInteger)
+    decision_comment: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (Index("ix_approval_requests_model", "model_name", "version", "alias", "state"),)

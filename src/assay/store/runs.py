@@ -71,6 +71,11 @@ def get_run_row(conn: Connection, run_id: str) -> Any:
     return row
 
 
+def run_project(conn: Connection, run_id: str) -> str | None:
+    """The name of the project a run belongs to (None for an unknown run)."""
+    return conn.execute(select(Project.name).join(Run, Run.project_id == Project.id).where(Run.id == run_id)).scalar()
+
+
 def insert_params(conn: Connection, run_id: str, params: dict[str, str]) -> None:
     """Insert params; re-logging the same value is a no-op, a different value is a ConflictError."""
     if not params:

@@ -57,8 +57,9 @@ class Client:
         artifacts_url: str | None = None,
         *,
         home: str | os.PathLike[str] | None = None,
+        token: str | None = None,
     ) -> None:
-        self.settings = Settings.load(home=home, store_url=store_url, artifacts_url=artifacts_url)
+        self.settings = Settings.load(home=home, store_url=store_url, artifacts_url=artifacts_url, token=token)
         self._db: Database | None = None
         self._project_ids: dict[str, int] = {}  # projects are never deleted or renamed, so ids can be cached
         self._artifacts: ArtifactStore | None = None
@@ -95,10 +96,12 @@ class Client:
     ) -> Run:
         """Create a run in ``project`` (created if new) and return its active handle."""
         _validate_key(project, "project")
+        from assay.governance.identity import require
+
+        user = require("scientist", project, action=f"start runs in project {project!r}", client=self).user
         run_id = uuid.uuid4().hex
         run_name = name or f"run-{run_id[:8]}"
         env = capture_environment() if capture_env else None
-        user = current_user()
 
         def create(conn: Any) -> None:
             pid = rq.get_or_create_project(conn, project)
