@@ -83,14 +83,15 @@ def profile_cmd(
     if json_output:
         print_json(prof.to_dict())
         return
-    table = new_table("column", "kind", "type", "nulls", "distinct", "min", "max", "mean", "std", "top value")
+    table = new_table("column", "kind", "nulls", "distinct", "min", "max", "mean", "top value", wrap=("column",))
     for c in prof.columns:
         top = f"{c.top_values[0][0]} ({c.top_values[0][1]:,})" if c.top_values else ""
-        nulls = f"{c.nulls:,} ({c.nulls / c.count:.1%})" if c.count else "0"
+        nulls = f"{c.nulls / c.count:.1%}" if c.count else ""
+        numeric = c.kind == "numeric"
         table.add_row(
-            cell(c.name, "bold"), cell(c.kind), cell(c.dtype), cell(nulls), cell(f"{c.distinct:,}"),
-            cell(fmt_value(c.min, 4)), cell(fmt_value(c.max, 4)), cell(fmt_value(c.mean, 4)),
-            cell(fmt_value(c.std, 4)), cell(top[:40]),
+            cell(c.name, "bold"), cell(c.kind), cell(nulls), cell(f"{c.distinct:,}"),
+            cell(fmt_value(c.min, 4) if numeric else ""), cell(fmt_value(c.max, 4) if numeric else ""),
+            cell(fmt_value(c.mean, 4) if numeric else ""), cell(top[:30]),
         )  # fmt: skip
     stdout().print(spaced(Text(prof.summary(), style="bold"), table, *_footer(note)))
 
@@ -128,14 +129,14 @@ def validate_cmd(
     if json_output:
         print_json(result.to_dict())
     else:
-        table = new_table("check", "column", "severity", "result", "failing", "example")
+        table = new_table("check", "severity", "result", "failing", "example", wrap=("example",),
+                          min_width={"example": 20})  # fmt: skip
         for c in result.checks:
             style = "green" if c.passed else ("red" if c.severity == "error" else "yellow")
             example = str(c.sample[0]) if c.sample else (c.message if not c.passed else "")
             table.add_row(
-                cell(c.name, "bold"), cell(c.column or ""), cell(c.severity),
-                cell("pass" if c.passed else "FAIL", style), cell(f"{c.failing:,}" if c.failing is not None else ""),
-                cell(example[:80]),
+                cell(c.name, "bold"), cell(c.severity), cell("pass" if c.passed else "FAIL", style),
+                cell(f"{c.failing:,}" if c.failing is not None else ""), cell(example[:120]),
             )  # fmt: skip
         verdict = Text(result.summary(), style="bold green" if result.passed else "bold red")
         stdout().print(spaced(verdict, table, *_footer(note)))

@@ -56,6 +56,8 @@ def describe_source(source: object) -> str:
     """A short human label for ``source`` (used in messages and stored results)."""
     if isinstance(source, str | os.PathLike):
         text = " ".join(os.fspath(source).split())
+        if not _is_query_or_table(text) or _TABLE.match(text):  # paths and table names in full
+            return text
         return text if len(text) <= 80 else text[:77] + "..."
     if type(source).__name__ == "DataFrame":
         return f"DataFrame[{len(source)} rows]"  # type: ignore[arg-type]
