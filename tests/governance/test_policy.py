@@ -21,8 +21,9 @@ from assay.cli.main import main as root_callback
 from assay.data.contract import Contract
 from assay.data.profile import profile
 from assay.data.records import record
-from assay.errors import InvalidInputError
+from assay.errors import InvalidInputError, PermissionDeniedError
 from assay.governance import edit_card, explain_version, fairness
+from assay.governance import identity as ident
 from assay.governance.card import FAIRNESS_ARTIFACT
 from assay.governance.policy import (
     DEFAULT_GATES,
@@ -271,7 +272,8 @@ def test_drift_falls_back_to_the_stored_profile_and_errors_are_reported(client: 
     assert unreadable.status == "error" and "unreadable" in unreadable.evidence
 
 
-def test_default_and_saved_policies(client: Client, tmp_path: Path) -> None:
+def test_default_and_saved_policies(client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSAY_USER", "risk-officer")
     mv, *_ = _register(client, tmp_path)
     pol = load_policy("churn", client=client)
     assert pol.source == "default" and [g.to_dict() for g in pol.gates] == list(DEFAULT_GATES)
@@ -279,11 +281,10 @@ def test_default_and_saved_policies(client: Client, tmp_path: Path) -> None:
     report = check(mv.uri, client=client)  # no policy saved: the card must be complete
     assert report.policy_source == "default" and [g.kind for g in report.gates] == ["card_complete"]
     assert not report.passed and "the default policy" in report.summary()
-    saved = save_policy({"project": "churn", "gates": [{"metric": {"name": "auc", "min": 0.8}}]}, client=client,
-                        actor="risk-officer")  # fmt: skip
+    saved = save_policy({"project": "churn", "gates": [{"metric": {"name": "auc", "min": 0.8}}]}, client=client)
     assert saved.source == "saved" and saved.saved_by == "risk-officer" and saved.digest
     assert load_policy("churn", client=client).spec() == saved.spec()
-    again = save_policy(saved, client=client, actor="risk-officer")  # unchanged: nothing new recorded
+    again = save_policy(saved, client=client)  # unchanged: nothing new recorded
     assert again.digest == saved.digest
     with client.db.read() as conn:
         n = conn.execute(select(func.count()).select_from(Event).where(Event.action == "policy.save")).scalar_one()
@@ -296,6 +297,20 @@ def test_default_and_saved_policies(client: Client, tmp_path: Path) -> None:
     assert other.passed and "'ltv'" in other.notes[0]
     with pytest.raises(InvalidInputError, match="needs `project:`"):
         save_policy({"gates": [{"card_complete": True}]}, client=client)
+
+
+def test_only_admins_save_policies_in_a_multi_user_store(client: Client) -> None:
+    root_token = ident.add_user("root", role="admin", client=client)["token"]
+    root = Client(store_url=client.settings.store_url, artifacts_url=client.settings.artifacts_url, token=root_token)
+    ident.add_user("sci", role="scientist", project="churn", client=root)
+    sci_token = ident.create_token("sci", client=root)
+    sci = Client(store_url=client.settings.store_url, artifacts_url=client.settings.artifacts_url, token=sci_token)
+    policy = {"project": "churn", "gates": [{"metric": {"name": "auc", "min": 0.99}}]}
+    with pytest.raises(PermissionDeniedError, match="needs the admin role in project 'churn'"):
+        save_policy(policy, client=sci)
+    assert load_policy("churn", client=sci).source == "default"
+    assert save_policy(policy, client=root).saved_by == "root"
+    assert load_policy("churn", client=sci).saved_by == "root"  # anyone may read the policy in force
 
 
 # -- CLI -----------------------------------------------------------------------------------------------

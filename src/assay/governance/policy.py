@@ -290,19 +290,19 @@ def default_policy(project: str | None = None) -> Policy:
 
 
 # -- storage ---------------------------------------------------------------------------------------------
-def save_policy(policy: Policy | str | os.PathLike[str] | Mapping[str, Any], *, client: Client | None = None,
-                actor: str | None = None) -> Policy:  # fmt: skip
+def save_policy(policy: Policy | str | os.PathLike[str] | Mapping[str, Any], *, client: Client | None = None) -> Policy:
     """Store ``policy`` as its project's policy in force (see the module docs); returns it as saved.
 
-    Saving a policy identical to the one in force records nothing new.
+    In a multi-user store this needs the admin role in the project (a policy governs every promotion there);
+    the event records who saved it. Saving a policy identical to the one in force records nothing new.
     """
-    from assay.governance.card import _validate_actor
+    from assay.governance.identity import require
 
     pol = _as_policy(policy)
     if not pol.project:
         raise InvalidInputError("a saved policy needs `project:` naming the project whose versions it governs")
     c = _client(client)
-    who = _validate_actor(actor)
+    who = require("admin", pol.project, action=f"save the {pol.project} policy", client=c).user
     data = pol.to_yaml().encode("utf-8")
     current = load_policy(pol.project, client=c)
     digest = c.artifacts.put_bytes(data)
