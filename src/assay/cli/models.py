@@ -325,3 +325,112 @@ def card_edit(
         print_json(card.to_dict())
         return
     stdout().print(Text(card.summary(), style="bold green" if card.complete else "bold yellow"))
+
+
+# -- governance: gates, policy, approvals, promotion ------------------------------------------------------
+from assay.cli.check import check_command, policy_set_command, policy_show_command  # noqa: E402
+
+app.command("check")(check_command)
+policy_app = typer.Typer(help="The project's policy: protected aliases and the gates a version must pass.",
+                         no_args_is_help=True)  # fmt: skip
+policy_app.command("set")(policy_set_command)
+policy_app.command("show")(policy_show_command)
+app.add_typer(policy_app, name="policy")
+
+
+def _request_row(r: dict[str, Any]) -> tuple[Any, ...]:
+    style = {"approved": "green", "rejected": "red", "pending": "yellow"}.get(r["state"], "")
+    note = r["decision_comment"] or r["comment"] or ""
+    return (cell(str(r["id"])), cell(f"{r['model_name']} v{r['version']}", "bold"), cell(r["alias"]),
+            cell(r["state"], style), cell(r["requested_by"]), cell(r["decided_by"] or ""), cell(note))  # fmt: skip
+
+
+@app.command("promote")
+def promote_model(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The registered model's name.")],
+    version: Annotated[int, typer.Argument(help="The version to promote.")],
+    alias: Annotated[str, typer.Option("--alias", help="The alias to move.")] = "production",
+    request: Annotated[
+        bool, typer.Option("--request", help="Only ask for approval (a reviewer approves, then promote again).")
+    ] = False,
+    comment: Annotated[str | None, typer.Option("--comment", help="Why (with --request).")] = None,
+    override: Annotated[
+        str | None, typer.Option("--override", help="Admins: promote despite failed gates, for this reason.")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Move a (protected) alias through the gates and an approval; --request asks for the approval."""
+    from assay.governance.approvals import promote, request_promotion
+
+    client = get_state(ctx).client
+    if request:
+        rid = request_promotion(name, version, alias=alias, comment=comment, client=client)
+        if json_output:
+            print_json({"request": rid})
+            return
+        then = f"A reviewer runs `assay models approve {rid}`, then `assay models promote {name} {version}`."
+        stdout().print(Text(f"Approval request {rid}: {name} v{version} → {alias}. {then}"))
+        return
+    result = promote(name, version, alias=alias, override=override, client=client)
+    if json_output:
+        print_json(result.__dict__)
+        return
+    stdout().print(Text(result.summary(), style="bold green" if result.gates_passed else "bold yellow"))
+
+
+@app.command("approve")
+def approve_request(
+    ctx: typer.Context,
+    request_id: Annotated[int, typer.Argument(help="The approval request.")],
+    comment: Annotated[str | None, typer.Option("--comment", help="What you checked.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Approve a promotion request (reviewers; never the version's author)."""
+    from assay.governance.approvals import approve
+
+    r = approve(request_id, comment=comment, client=get_state(ctx).client)
+    if json_output:
+        print_json(r)
+        return
+    stdout().print(Text(f"Request {request_id} approved: {r['model_name']} v{r['version']} may become {r['alias']}."))
+
+
+@app.command("reject")
+def reject_request(
+    ctx: typer.Context,
+    request_id: Annotated[int, typer.Argument(help="The approval request.")],
+    comment: Annotated[str, typer.Option("--comment", help="Why it is rejected (required).")],
+    json_output: JsonOption = False,
+) -> None:
+    """Reject a promotion request, saying why (reviewers; never the version's author)."""
+    from assay.governance.approvals import reject
+
+    r = reject(request_id, comment=comment, client=get_state(ctx).client)
+    if json_output:
+        print_json(r)
+        return
+    stdout().print(Text(f"Request {request_id} rejected: {comment}"))
+
+
+@app.command("requests")
+def list_requests_cmd(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="Only this model's requests.")] = None,
+    state: Annotated[str | None, typer.Option("--state", help="pending, approved, rejected or used.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Promotion requests, newest first."""
+    from assay.governance.approvals import list_requests
+
+    rows = list_requests(model=name, state=state, client=get_state(ctx).client)
+    if json_output:
+        print_json(rows)
+        return
+    if not rows:
+        stdout().print(Text("No promotion requests.", style="dim"))
+        return
+    table = new_table("#", "version", "alias", "state", "requested by", "decided by", "comment", wrap=("comment",))
+    for r in rows:
+        table.add_row(*_request_row(r))
+    stdout().print(table)

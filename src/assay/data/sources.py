@@ -82,7 +82,8 @@ def bind(source: object, engine: Engine | None = None, *, name: str = "src") -> 
         yield source
         return
     owned = engine is None
-    eng = connect() if engine is None else engine
+    # our own engine: results are aggregates or samples, so DuckDB need not keep row order (less memory, faster)
+    eng = connect(preserve_insertion_order=False) if engine is None else engine
     label = describe_source(source)
     try:
         if isinstance(source, str) and not _looks_like_files(source) and _is_query_or_table(source):

@@ -25,6 +25,7 @@ from assay.governance.explain import (
 from assay.governance.fairness import Disparity, FairnessReport, GroupMetrics, fairness
 from assay.governance.history import alias_at, alias_history, audit_log, verify_audit
 from assay.governance.mitigation import MitigatedModel, MitigatedVersion, mitigate, register_mitigated
+from assay.governance.policy import GateReport, GateResult, Policy, check, load_policy, save_policy
 from assay.governance.reasons import Reason, ReasonCodes, reason_codes
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "CardMetric",
     "Disparity",
     "FairnessReport",
+    "GateReport",
+    "GateResult",
     "GlobalExplanation",
     "GroupMetrics",
     "LocalExplanation",
@@ -40,6 +43,7 @@ __all__ = [
     "MitigatedVersion",
     "ModelCard",
     "PartialDependence",
+    "Policy",
     "Reason",
     "ReasonCodes",
     "VersionExplanation",
@@ -47,15 +51,18 @@ __all__ = [
     "alias_history",
     "audit_log",
     "card_fields",
+    "check",
     "edit_card",
     "explain",
     "explain_version",
     "fairness",
     "importance",
     "load_explanation",
+    "load_policy",
     "mitigate",
     "model_card",
     "reason_codes",
     "register_mitigated",
+    "save_policy",
     "verify_audit",
 ]
