@@ -116,3 +116,67 @@ def test_cli_request_approve_promote(team: dict[str, Client], client: Client, tm
     promoted = run("sci", "models", "promote", "churn", str(v), "--json")
     assert promoted.exit_code == 0, promoted.output
     assert json.loads(promoted.output)["gates_passed"] is True
+
+
+def test_policy_webhooks_hear_of_requests_decisions_and_promotions(team: dict[str, Client]) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from assay.governance.policy import Policy, save_policy
+
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        save_policy(Policy.from_dict({"project": "churn", "gates": [{"metric": {"name": "auc", "min": 0.8}}],
+                                      "notify": [url]}), client=team["root"])  # fmt: skip
+        v = _register(team["sci"])
+        rid = approvals.request_promotion("churn", v, comment="better auc", client=team["sci"])
+        approvals.approve(rid, client=team["rev"])
+        approvals.promote("churn", v, client=team["sci"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [r["assay"]["event"] for r in received] == ["approval.request", "approval.approved", "model.promote"]
+    assert "better auc" in received[0]["text"] and "gates passed" in received[2]["text"]
+    with pytest.raises(InvalidInputError, match="webhook URLs"):
+        Policy.from_dict({"gates": [{"card_complete": True}], "notify": ["slack"]})
+
+
+def test_lineage_from_data_to_aliases(team: dict[str, Client], tmp_path: Path, client: Client) -> None:
+    import pandas as pd
+
+    from assay.governance.lineage import lineage
+
+    data = tmp_path / "train.parquet"
+    pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "y": [0, 0, 1, 1]}).to_parquet(data)
+    sci = team["sci"]
+    with sci.start_run(project="churn", capture_env=False) as run:
+        run.log_dataset(str(data), role="train")
+        run.log_metric("auc", 0.8)
+        v = sci.log_model(run.id, MODEL, "churn").version
+    edit_card(f"churn/{v}", CARD, client=sci)
+    approvals.approve(approvals.request_promotion("churn", v, client=sci), comment="ok", client=team["rev"])
+    approvals.promote("churn", v, client=sci)
+    lin = lineage(f"churn/{v}", client=sci)
+    assert lin.datasets[0]["name"] == "train" and lin.datasets[0]["role"] == "train"
+    assert lin.run["project"] == "churn" and lin.run["user"] is not None
+    assert lin.registered["by"] == "sci" and lin.aliases == ("production",)
+    assert lin.approvals[0]["state"] == "used" and lin.promotions[0]["gates_passed"] is True
+    assert "trained on train (train" in lin.summary() and "now production" in lin.summary()
+    runner = CliRunner()
+    base = ["--store-url", client.db.safe_url, "--artifacts-url", str(tmp_path / "artifacts")]
+    out = runner.invoke(app, [*base, "lineage", "models:/churn@production", "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["version"] == v

@@ -89,3 +89,37 @@ def log(
         table.add_row(cell(r["time"][:19].replace("T", " ")), cell(r["actor"]), cell(r["action"], "bold"),
                       cell(r["entity"]), cell(details[:200]))  # fmt: skip
     stdout().print(table)
+
+
+def lineage_cmd(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help="models:/NAME/VERSION, models:/NAME@ALIAS or NAME/VERSION.")],
+    json_output: JsonOption = False,
+) -> None:
+    """The chain: dataset versions → run → model version → gates/approvals → aliases, monitors, experiments."""
+    from assay.cli.render import kv_table, spaced
+    from assay.governance.lineage import lineage
+
+    lin = lineage(model, client=get_state(ctx).client)
+    if json_output:
+        print_json(lin.to_dict())
+        return
+    parts: list = [Text(lin.summary(), style="bold")]
+    if lin.datasets:
+        table = new_table("role", "dataset", "fingerprint", "rows", "source", wrap=("source",))
+        for d in lin.datasets:
+            table.add_row(cell(d["role"]), cell(d["name"], "bold"), cell(d["fingerprint"][:16]),
+                          cell(f"{d['rows']:,}" if d["rows"] is not None else ""), cell(d["source"] or ""))  # fmt: skip
+        parts.append(table)
+    if lin.run:
+        parts.append(kv_table([(k, v) for k, v in lin.run.items()], title="training run"))
+    if lin.approvals or lin.promotions:
+        table = new_table("step", "alias", "who", "detail", wrap=("detail",))
+        for a in lin.approvals:
+            table.add_row(cell(f"request {a['id']} ({a['state']})"), cell(a["alias"]),
+                          cell(a["decided_by"] or a["requested_by"]), cell(a["comment"] or ""))  # fmt: skip
+        for p in lin.promotions:
+            detail = "gates passed" if p["gates_passed"] else f"gates overridden: {p['override']}"
+            table.add_row(cell(f"promoted {p['at']}"), cell(p["alias"] or ""), cell(p["by"]), cell(detail))
+        parts.append(table)
+    stdout().print(spaced(*parts))

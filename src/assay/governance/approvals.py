@@ -52,6 +52,16 @@ def protected_aliases(project: str | None, *, client: Client | None = None) -> t
     return tuple(policy.protected_aliases) if policy is not None else DEFAULT_PROTECTED
 
 
+def _notify(c: Client, project: str | None, text: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Tell the policy's webhooks (Slack-compatible JSON, as alerts are sent); outcomes, never raises."""
+    from assay.governance.policy import load_policy
+    from assay.monitoring.alerts import _post
+
+    policy = load_policy(project, client=c) if project else None
+    urls = policy.notify if policy is not None else ()
+    return {url: _post(url, {"text": text, "assay": payload}, 10.0) for url in urls}
+
+
 def _version_context(c: Client, name: str, version: int) -> tuple[str | None, str | None]:
     """``(project, author)`` of a model version: the run's project, and who registered it."""
     from sqlalchemy import select
@@ -89,7 +99,11 @@ def request_promotion(
                         entity_id=f"{name}/{version}", payload=payload)  # fmt: skip
         return rid
 
-    return c.db.retrying_write(write)
+    rid = c.db.retrying_write(write)
+    why = f" ({comment})" if comment else ""
+    event = {"event": "approval.request", "request": rid, "model": name, "version": version, "alias": alias}
+    _notify(c, project, f"assay: {who.user} asks to promote {name} v{version} to {alias}{why}; request {rid}.", event)
+    return rid
 
 
 def _decide(request_id: int, state: str, comment: str | None, client: Client | None) -> dict[str, Any]:
@@ -113,6 +127,11 @@ def _decide(request_id: int, state: str, comment: str | None, client: Client | N
                         payload={"request": request_id, "alias": req["alias"], "comment": comment})  # fmt: skip
 
     c.db.retrying_write(write)
+    why = f": {comment}" if comment else ""
+    _notify(c, project, f"assay: {who.user} {state} promoting {req['model_name']} v{req['version']} to "
+            f"{req['alias']} (request {request_id}){why}",
+            {"event": f"approval.{state}", "request": request_id, "model": req["model_name"],
+             "version": req["version"], "alias": req["alias"]})  # fmt: skip
     with c.db.read() as conn:
         return iq.get_request(conn, request_id)
 
@@ -212,4 +231,7 @@ def promote(
                                  "single_user": who.single_user})  # fmt: skip
 
     c.db.retrying_write(record)
+    how = "gates passed" if report.passed else f"gates overridden ({override})" if override else "gates failed"
+    event = {"event": "model.promote", "model": name, "version": version, "alias": alias, "previous": previous}
+    _notify(c, project, f"assay: {name}@{alias} → v{version} by {who.user}; {how}.", event)
     return Promotion(name, version, alias, previous, report.passed, gates, approved_by, override, who.user)

@@ -86,35 +86,43 @@ class Identity:
         return have is not None and _RANK[have] >= _RANK[role]
 
 
-def current_identity(client: Client | None = None) -> Identity:
-    """The acting identity for ``client`` (its settings' token), checked against the store."""
+def current_identity(client: Client | None = None, *, conn: Any = None) -> Identity:
+    """The acting identity for ``client`` (its settings' token), checked against the store (on ``conn`` when
+    given: inside the caller's transaction, at no extra round trip)."""
+    c = _client(client)
+    if conn is not None:
+        return _identity(conn, c.settings.token)
+    with c.db.read() as read:
+        return _identity(read, c.settings.token)
+
+
+def _identity(conn: Any, token: str | None) -> Identity:
     from assay.tracking.environment import current_user
 
-    c = _client(client)
-    with c.db.read() as conn:
-        if iq.count_users(conn) == 0:
-            return Identity(user=current_user(), single_user=True)
-        token = c.settings.token
-        if not token:
-            raise PermissionDeniedError(
-                "this store has users: set ASSAY_TOKEN (or token in assay.toml) to an API token; "
-                "an admin creates one with `assay tokens create USER`"
-            )
-        owner = iq.token_owner(conn, hash_token(token))
-        if owner is None:
-            raise PermissionDeniedError("the API token in ASSAY_TOKEN is not known to this store")
-        if owner["revoked_ms"] is not None:
-            raise PermissionDeniedError(f"the API token of {owner['name']!r} was revoked; ask an admin for a new one")
-        if owner["expires_ms"] is not None and owner["expires_ms"] <= now_ms():
-            raise PermissionDeniedError(f"the API token of {owner['name']!r} has expired; ask an admin for a new one")
-        if owner["disabled"]:
-            raise PermissionDeniedError(f"user {owner['name']!r} is disabled")
-        return Identity(user=owner["name"], single_user=False, roles=iq.roles_of(conn, owner["user_id"]))
+    if iq.count_users(conn) == 0:
+        return Identity(user=current_user(), single_user=True)
+    if not token:
+        raise PermissionDeniedError(
+            "this store has users: set ASSAY_TOKEN (or token in assay.toml) to an API token; "
+            "an admin creates one with `assay tokens create USER`"
+        )
+    owner = iq.token_owner(conn, hash_token(token))
+    if owner is None:
+        raise PermissionDeniedError("the API token in ASSAY_TOKEN is not known to this store")
+    if owner["revoked_ms"] is not None:
+        raise PermissionDeniedError(f"the API token of {owner['name']!r} was revoked; ask an admin for a new one")
+    if owner["expires_ms"] is not None and owner["expires_ms"] <= now_ms():
+        raise PermissionDeniedError(f"the API token of {owner['name']!r} has expired; ask an admin for a new one")
+    if owner["disabled"]:
+        raise PermissionDeniedError(f"user {owner['name']!r} is disabled")
+    return Identity(user=owner["name"], single_user=False, roles=iq.roles_of(conn, owner["user_id"]))
 
 
-def require(role: str, project: str | None = None, *, action: str, client: Client | None = None) -> Identity:
+def require(
+    role: str, project: str | None = None, *, action: str, client: Client | None = None, conn: Any = None
+) -> Identity:
     """The acting identity, if it holds at least ``role`` in ``project``; else ``PermissionDeniedError``."""
-    who = current_identity(client)
+    who = current_identity(client, conn=conn)
     if not who.can(role, project):
         where = f" in project {project!r}" if project else ""
         have = who.role_in(project)

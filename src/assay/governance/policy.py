@@ -93,7 +93,7 @@ __all__ = [
 
 STATUSES = ("pass", "fail", "missing_evidence", "error")
 DEFAULT_GATES: tuple[dict[str, Any], ...] = ({"card_complete": True},)
-_TOP_KEYS = ("project", "description", "protected_aliases", "gates")
+_TOP_KEYS = ("project", "description", "protected_aliases", "gates", "notify")
 _FAIRNESS = {  # policy key -> (report field, comparison)
     "max_demographic_parity_difference": ("demographic_parity_difference", "<="),
     "min_demographic_parity_ratio": ("demographic_parity_ratio", ">="),
@@ -137,6 +137,7 @@ class Policy(ResultMixin):
     gates: tuple[Gate, ...]
     protected_aliases: tuple[str, ...] = ("production",)
     description: str | None = None
+    notify: tuple[str, ...] = ()  # webhooks told of promotion requests, decisions and promotions
     source: str = "inline"
     digest: str | None = None
     saved_at: pd.Timestamp | None = None
@@ -164,6 +165,8 @@ class Policy(ResultMixin):
             out["description"] = self.description
         out["protected_aliases"] = list(self.protected_aliases)
         out["gates"] = [g.to_dict() for g in self.gates]
+        if self.notify:
+            out["notify"] = list(self.notify)
         return out
 
     def to_yaml(self) -> str:
@@ -211,11 +214,19 @@ class Policy(ResultMixin):
             raise InvalidInputError(
                 "gates must be a non-empty list, e.g. [{metric: {name: auc, min: 0.75}}, {card_complete: true}]"
             )
+        notify = data.get("notify") or []
+        if isinstance(notify, str):
+            notify = [notify]
+        if not isinstance(notify, list | tuple) or not all(
+            isinstance(u, str) and u.startswith(("http://", "https://")) for u in notify
+        ):
+            raise InvalidInputError(f"notify must be a list of http(s):// webhook URLs; got {notify!r}")
         return cls(
             project=project.strip() if project else None,
             gates=tuple(_parse_gate(g, i) for i, g in enumerate(gates, 1)),
             protected_aliases=tuple(dict.fromkeys(a.strip() for a in aliases)),
             description=description.strip() if description else None,
+            notify=tuple(notify),
         )
 
 

@@ -98,12 +98,15 @@ class Client:
         _validate_key(project, "project")
         from assay.governance.identity import require
 
-        user = require("scientist", project, action=f"start runs in project {project!r}", client=self).user
         run_id = uuid.uuid4().hex
         run_name = name or f"run-{run_id[:8]}"
         env = capture_environment() if capture_env else None
 
         def create(conn: Any) -> None:
+            # checked inside the insert's transaction: no extra round trip, and no race with a role change
+            user = require(
+                "scientist", project, action=f"start runs in project {project!r}", client=self, conn=conn
+            ).user
             pid = rq.get_or_create_project(conn, project)
             if parent_run_id is not None:
                 rq.get_run_row(conn, parent_run_id)

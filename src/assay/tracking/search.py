@@ -37,6 +37,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     FromClause,
+    Integer,
     Numeric,
     Select,
     String,
@@ -362,24 +363,25 @@ def search_runs(
     if project_ids is not None and not project_ids:
         parse_filter(filter)  # still reject a malformed filter
         return _frame([], {})
-    plan = _plan(filter, tuple(order_by or ()), limit, offset, project_ids is not None, _RECENT_WINDOW)
-    params: dict[str, Any] = {"project_ids": list(project_ids)} if project_ids is not None else {}
+    projects = len(project_ids) if project_ids is not None else 0
+    plan = _plan(filter, tuple(order_by or ()), limit, offset, projects, _RECENT_WINDOW)
+    params: dict[str, Any] = {f"project_{i}": pid for i, pid in enumerate(project_ids or ())}
     rows: Sequence[Any] = []
     if plan.probe is not None:
         # Top-k in the default order (newest first): probe only the newest runs, one EXISTS lookup
         # each. If enough of them match they are exactly the answer, since every run left out
         # started earlier than all of them; otherwise (or when there are fewer runs than the
         # window, so the cutoff is NULL) fall back to the IN form.
-        rows = conn.execute(plan.probe, params).all()
+        rows = _run(conn, plan.probe, params)
     if len(rows) < (limit or 0) or plan.probe is None:
-        rows = conn.execute(plan.main, params).all()
+        rows = _run(conn, plan.main, params)
     if not rows:
         return _frame([], {})
     ids = [row[0] for row in rows]
     if len(ids) <= _MAX_INLINE_IDS:
-        found = conn.execute(plan.details_by_ids, {"ids": ids}).all()
+        found = _run(conn, _details_by_ids(len(ids)), {f"id_{i}": run_id for i, run_id in enumerate(ids)})
     else:
-        found = conn.execute(plan.details_by_query, params).all()
+        found = _run(conn, plan.details_by_query, params)
     details: dict[str, dict[str, dict[str, Any]]] = {entity: {} for entity in _TABLES}
     for entity, run_id, key, number, text in found:
         details[entity].setdefault(key, {})[run_id] = number if entity == "metrics" else text
@@ -391,20 +393,24 @@ class _Plan(NamedTuple):
 
     main: Select[Any]
     probe: Select[Any] | None
-    details_by_ids: CompoundSelect[Any]
+    details_by_ids: None  # built per id count: see _details_by_ids
     details_by_query: CompoundSelect[Any]
 
 
 @functools.lru_cache(maxsize=256)
 def _plan(
-    filter: str | None, order_by: tuple[str, ...], limit: int | None, offset: int, scoped: bool, window: int
+    filter: str | None, order_by: tuple[str, ...], limit: int | None, offset: int, projects: int, window: int
 ) -> _Plan:
     """Parse and compile a search once per shape; SQLAlchemy then reuses its compiled SQL from its cache."""
     node = parse_filter(filter)
     condition = compile_filter(node)
     items = [parse_order_by(item) for item in order_by]
     from_, terms = _order_clauses(items)
-    in_projects = _RUNS.c.project_id.in_(bindparam("project_ids", expanding=True)) if scoped else true()
+    in_projects = (  # one named parameter per project (plans are cached per project count)
+        _RUNS.c.project_id.in_([bindparam(f"project_{i}", 0, type_=Integer()) for i in range(projects)])
+        if projects
+        else true()
+    )
 
     def matching(*columns: Any, where: ColumnElement[bool] = condition) -> Select[Any]:
         stmt = select(*columns).select_from(from_).where(where, in_projects)
@@ -434,9 +440,62 @@ def _plan(
     return _Plan(
         main=matching(*base_columns),
         probe=probe,
-        details_by_ids=_details(bindparam("ids", expanding=True)),
+        details_by_ids=None,
         details_by_query=_details(select(matching(_RUNS.c.id).subquery().c.id)),
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _details_by_ids(count: int) -> CompoundSelect[Any]:
+    return _details([bindparam(f"id_{i}", "", type_=String()) for i in range(count)])
+
+
+class _Compiled(NamedTuple):
+    sql: str
+    positions: tuple[str, ...] | None  # bind names in order (qmark/format paramstyles), None for named styles
+    defaults: dict[str, Any]  # the filter's literal values, already processed for the driver
+    processors: dict[str, Callable[[Any], Any]]
+
+
+# (id of the statement, dialect) -> (the statement itself, kept alive so its id is never reused; compiled form)
+_COMPILED: dict[tuple[int, str], tuple[Any, _Compiled]] = {}
+
+
+def _compiled(stmt: Any, dialect: Dialect) -> _Compiled:
+    """Compile ``stmt`` for ``dialect`` once; later searches of the same shape skip SQLAlchemy entirely."""
+    key = (id(stmt), dialect.name)
+    entry = _COMPILED.get(key)
+    if entry is not None:
+        return entry[1]
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    processors = dict(compiled._bind_processors)  # the driver-side conversion of each bind (e.g. Decimal)
+    defaults = {
+        name: processors[name](value) if name in processors and value is not None else value
+        for name, value in compiled.params.items()
+    }
+    positional = dialect.paramstyle in ("qmark", "format", "numeric")
+    positions = tuple(compiled.positiontup or ()) if positional else None
+    found = _Compiled(compiled.string, positions, defaults, processors)
+    if len(_COMPILED) > 2048:
+        _COMPILED.clear()
+    _COMPILED[key] = (stmt, found)
+    return found
+
+
+def _run(conn: Connection, stmt: Any, params: dict[str, Any]) -> list[Any]:
+    """Execute a planned statement straight on the DBAPI cursor (same connection and transaction)."""
+    c = _compiled(stmt, conn.dialect)
+    values = dict(c.defaults)
+    for name, value in params.items():
+        proc = c.processors.get(name)
+        values[name] = proc(value) if proc is not None and value is not None else value
+    bound: Any = tuple(values[name] for name in c.positions) if c.positions is not None else values
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(c.sql, bound)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def _details(id_set: Any) -> CompoundSelect[Any]:
