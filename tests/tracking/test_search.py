@@ -171,14 +171,14 @@ def test_project_scoping(engine: Engine) -> None:
 @pytest.mark.parametrize(
     ("order_by", "expected"),
     [
-        (None, [4, 3, 2, 5, 6, 1]),  # start time desc, then run id
+        (None, [4, 3, 6, 5, 2, 1]),  # start time desc, then run id desc
         (["metrics.auc desc"], [5, 6, 1, 2, 4, 3]),  # NaN and missing last
         (["metrics.auc"], [2, 6, 1, 5, 4, 3]),
-        (["metrics.AUC asc"], [4, 3, 2, 5, 6, 1]),  # keys are case-sensitive: nobody has it
+        (["metrics.AUC asc"], [4, 3, 6, 5, 2, 1]),  # keys are case-sensitive: nobody has it
         (["params.num_leaves asc"], [5, 1, 2, 3, 6, 4]),  # numerically, text after numbers
         (["params.num_leaves DESC"], [6, 3, 2, 5, 1, 4]),
         (["params.lr"], [3, 2, 1, 6, 4, 5]),  # text "0.5abc" after the numbers, missing last
-        (["attributes.start_time asc"], [1, 2, 5, 6, 3, 4]),
+        (["attributes.start_time asc"], [1, 6, 5, 2, 3, 4]),
         (["attributes.end_time desc"], [5, 6, 2, 1, 4, 3]),
         (["tags.team desc", "metrics.loss desc"], [3, 6, 2, 1, 5, 4]),
         (["attr.user", "attributes.name desc"], [6, 2, 1, 3, 5, 4]),
@@ -190,8 +190,8 @@ def test_order_by(engine: Engine, order_by: list[str] | None, expected: list[int
 
 def test_limit_and_offset(engine: Engine) -> None:
     assert ids(engine, limit=2) == [4, 3]
-    assert ids(engine, limit=2, offset=2) == [2, 5]
-    assert ids(engine, offset=4) == [6, 1]
+    assert ids(engine, limit=2, offset=2) == [6, 5]
+    assert ids(engine, offset=4) == [2, 1]
     assert ids(engine, limit=10, offset=6) == []
     assert ids(engine, filter="metrics.auc > 0", order_by=["metrics.auc desc"], limit=1, offset=1) == [6]
 

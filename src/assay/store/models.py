@@ -94,7 +94,7 @@ class Run(Base):
     parent_run_id: Mapped[str | None] = mapped_column(String(32))
     environment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     __table_args__ = (
-        Index("ix_runs_project_start", "project_id", "start_ms"),
+        Index("ix_runs_project_start", "project_id", "start_ms", "id"),  # newest-first scans stop early
         Index("ix_runs_project_status", "project_id", "status"),
     )
 

@@ -309,7 +309,7 @@ def _order_clauses(items: Sequence[OrderBy]) -> tuple[FromClause, list[UnaryExpr
         else:  # numbers numerically first, then the other values as text; missing last
             terms.append(direction(_SafeNumber(alias.c.value)).nulls_last())
             terms.append(direction(alias.c.value).nulls_last())
-    terms += [_RUNS.c.start_ms.desc(), _RUNS.c.id.asc()]
+    terms += [_RUNS.c.start_ms.desc(), _RUNS.c.id.desc()]  # the (project, start, id) index, read backwards
     return from_, terms
 
 
@@ -350,7 +350,7 @@ def search_runs(
 
     Columns: ``run_id, project, name, status, start_time, end_time`` (UTC datetimes), ``user``, then
     ``params.<k>`` (strings), ``metrics.<k>`` (floats, NaN when NaN or absent) and ``tags.<k>``,
-    sorted by key within each group. Default order: newest start first, then run id.
+    sorted by key within each group. Default order: newest start first, then run id (descending).
     ``project_ids=None`` searches every project. Raises ``FilterSyntaxError`` on a malformed
     filter or order_by item and ``InvalidInputError`` on a bad ``limit``/``offset``.
 
