@@ -54,10 +54,15 @@ def event_hash(prev_hash: str, ts_ms: int, actor: str, action: str, entity_type:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+_LAST = select(Event.hash).order_by(Event.id.desc()).limit(1)
+_INSERT = insert(Event)  # executed with a dict of values: built and compiled once
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+
+
 def _last_hash(conn: Connection) -> str:
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-    last = conn.execute(select(Event.hash).order_by(Event.id.desc()).limit(1)).first()
+        conn.execute(_LOCK, {"k": _LOCK_KEY})
+    last = conn.execute(_LAST).first()
     return GENESIS if last is None or last[0] is None else last[0]
 
 
@@ -69,16 +74,17 @@ def append(
     prev = _last_hash(conn)
     digest = event_hash(prev, ts_ms, actor, action, entity_type, entity_id, payload)
     conn.execute(
-        insert(Event).values(
-            ts_ms=ts_ms,
-            actor=actor,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            payload=payload,
-            prev_hash=prev,
-            hash=digest,
-        )
+        _INSERT,
+        {
+            "ts_ms": ts_ms,
+            "actor": actor,
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "payload": payload,
+            "prev_hash": prev,
+            "hash": digest,
+        },
     )
     return digest
 
