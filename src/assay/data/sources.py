@@ -26,14 +26,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from assay.engine import Engine, connect
 from assay.engine.sqlcheck import parse_select
 from assay.engine.sqlcheck import quote_identifier as quote
 from assay.errors import AssayError, InvalidInputError
 
-__all__ = ["Bound", "bind", "describe_source", "quote"]
+__all__ = ["Bound", "bind", "describe_source", "is_query_or_table", "looks_like_files", "quote"]
 
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$")
 _counter = itertools.count()
@@ -56,7 +55,7 @@ def describe_source(source: object) -> str:
     """A short human label for ``source`` (used in messages and stored results)."""
     if isinstance(source, str | os.PathLike):
         text = " ".join(os.fspath(source).split())
-        if not _is_query_or_table(text) or _TABLE.match(text):  # paths and table names in full
+        if not is_query_or_table(text) or _TABLE.match(text):  # paths and table names in full
             return text
         return text if len(text) <= 80 else text[:77] + "..."
     if type(source).__name__ == "DataFrame":
@@ -66,7 +65,8 @@ def describe_source(source: object) -> str:
     return type(source).__name__
 
 
-def _is_query_or_table(source: str) -> bool:
+def is_query_or_table(source: str) -> bool:
+    """Whether ``source`` reads as a table name or a SELECT (rather than a file path)."""
     return bool(_TABLE.match(source)) or source.lstrip().lower().startswith(("select", "with", "("))
 
 
@@ -86,7 +86,7 @@ def bind(source: object, engine: Engine | None = None, *, name: str = "src") -> 
     eng = connect(preserve_insertion_order=False) if engine is None else engine
     label = describe_source(source)
     try:
-        if isinstance(source, str) and not _looks_like_files(source) and _is_query_or_table(source):
+        if isinstance(source, str) and not looks_like_files(source) and is_query_or_table(source):
             if owned:
                 raise InvalidInputError(
                     f"{label!r} is not an existing file: to read a table or a SELECT, pass engine= "
@@ -110,7 +110,8 @@ def bind(source: object, engine: Engine | None = None, *, name: str = "src") -> 
             eng.close()
 
 
-def _looks_like_files(source: str) -> bool:
+def looks_like_files(source: str) -> bool:
+    """Whether ``source`` names files: an existing path, a glob, a URL or a data-file suffix."""
     if any(ch in source for ch in "*?[") and not source.lstrip().lower().startswith(("select", "with")):
         return True
     if "://" in source:
@@ -119,8 +120,3 @@ def _looks_like_files(source: str) -> bool:
         return Path(source).exists() or Path(source).suffix.lower() in {".parquet", ".csv", ".json", ".pq"}
     except (OSError, ValueError):
         return False
-
-
-def as_source(value: Any) -> Any:
-    """Pass-through used by callers that accept ``os.PathLike`` too: paths become strings."""
-    return os.fspath(value) if isinstance(value, os.PathLike) else value

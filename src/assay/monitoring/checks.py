@@ -7,6 +7,7 @@ import math
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
+from assay.data.sources import is_query_or_table, looks_like_files
 from assay.engine import Engine, connect, quote_identifier
 from assay.errors import InvalidInputError
 from assay.monitoring.definition import MonitorSpec
@@ -32,9 +33,7 @@ def _number(value: Any) -> float | None:
 
 def _register(eng: Engine, name: str, source: str) -> str:
     """Register a path on the engine as ``name``; a table name or SELECT is used as it is."""
-    from assay.data.sources import _is_query_or_table, _looks_like_files
-
-    if not _looks_like_files(source) and _is_query_or_table(source):
+    if not looks_like_files(source) and is_query_or_table(source):
         return source
     eng.register(name, source)
     return name
@@ -77,8 +76,8 @@ def run_checks(
         rows = int(eng.scalar(f"select count(*) as n from ({window_sql}) as w") or 0)
         figures["rows"] = float(rows)
         results["rows"] = rows
-        steps = [name for name in spec.checks]
-        bar = _progress(progress, len(steps), spec.name)
+        steps = list(spec.checks)
+        bar = _Bar(progress, len(steps), spec.name)
         for name in steps:
             raw = spec.checks[name]
             options = raw if isinstance(raw, dict) or name == "contract" else {}
@@ -92,6 +91,8 @@ def run_checks(
 
 
 class _Bar:
+    """A Rich progress bar over a monitor's checks (transient; nothing when disabled)."""
+
     def __init__(self, enabled: bool, total: int, name: str) -> None:
         self._progress = None
         if enabled and total:
@@ -108,10 +109,6 @@ class _Bar:
     def close(self) -> None:
         if self._progress is not None:
             self._progress.stop()
-
-
-def _progress(enabled: bool, total: int, name: str) -> _Bar:
-    return _Bar(enabled, total, name)
 
 
 def _drift(
