@@ -144,7 +144,7 @@ def test_policy_yaml_round_trip(tmp_path: Path) -> None:
         ("protected_aliases: production\ngates: [{card_complete: true}]", "list of alias names"),
         ("- just a list", "a policy is a mapping"),
         ("gates: [unclosed", "not valid YAML"),
-        ("missing.yaml", "cannot read the policy file"),
+        ("missing.yaml", "the policy: file not found"),
     ],
 )
 def test_policy_errors_say_what_to_fix(text: str, match: str) -> None:

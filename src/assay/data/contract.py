@@ -34,11 +34,11 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from assay._yaml import load_yaml
 from assay.data._checks import CheckResult, ValidationResult, run_contract
 from assay.engine import Engine
 from assay.engine._sql import check_name
@@ -273,16 +273,7 @@ class Contract:
     @classmethod
     def from_yaml(cls, path_or_text: str | os.PathLike[str]) -> Contract:
         """A contract from a YAML file path or YAML text."""
-        text = os.fspath(path_or_text)
-        if isinstance(path_or_text, os.PathLike) or ("\n" not in text and text.lower().endswith((".yaml", ".yml"))):
-            try:
-                text = Path(text).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise InvalidInputError(f"cannot read the contract file {os.fspath(path_or_text)!r}: {exc}") from exc
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise InvalidInputError(f"the contract is not valid YAML: {exc}") from exc
+        data = load_yaml(path_or_text, "the contract")
         return cls.from_dict(data)
 
     @classmethod

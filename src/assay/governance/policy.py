@@ -61,13 +61,13 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import yaml
 from sqlalchemy import select
 
+from assay._yaml import load_yaml
 from assay.errors import InvalidInputError
 from assay.governance.card import _client, _resolve
 from assay.registry.registry import ModelVersion
@@ -175,16 +175,7 @@ class Policy(ResultMixin):
     @classmethod
     def from_yaml(cls, path_or_text: str | os.PathLike[str]) -> Policy:
         """A policy from a YAML file path or YAML text."""
-        text = os.fspath(path_or_text)
-        if isinstance(path_or_text, os.PathLike) or ("\n" not in text and text.lower().endswith((".yaml", ".yml"))):
-            try:
-                text = Path(text).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise InvalidInputError(f"cannot read the policy file {os.fspath(path_or_text)!r}: {exc}") from exc
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise InvalidInputError(f"the policy is not valid YAML: {exc}") from exc
+        data = load_yaml(path_or_text, "the policy")
         return cls.from_dict(data)
 
     @classmethod

@@ -33,8 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from assay._yaml import load_yaml
 from assay.errors import InvalidInputError
 from assay.monitoring.alerts import Retrain, Rule
 
@@ -157,16 +156,7 @@ class MonitorSpec:
 
     @classmethod
     def from_yaml(cls, path_or_text: str | Path) -> MonitorSpec:
-        text = str(path_or_text)
-        path = Path(text)
-        if "\n" not in text and path.suffix.lower() in (".yaml", ".yml"):
-            if not path.is_file():
-                raise InvalidInputError(f"monitor file not found: {text!r}")
-            text = path.read_text()
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise InvalidInputError(f"monitor definition is not valid YAML: {exc}") from exc
+        data = load_yaml(path_or_text, "the monitor definition")
         return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
