@@ -14,16 +14,17 @@ Example::
 
 from __future__ import annotations
 
-import getpass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
+from assay._defaults import client_or_default as _client
 from assay.data.datasets import describe_dataset
 from assay.errors import InvalidInputError, NotFoundError
 from assay.store import lineage as lq
 from assay.store import monitoring as mq
 from assay.store.models import Dataset, DatasetVersion
+from assay.tracking.environment import current_user
 
 if TYPE_CHECKING:
     from assay.data.profile import Profile
@@ -32,21 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["dataset_checks", "load_profile", "record"]
 
 _KINDS = {"Profile": "profile", "ValidationResult": "validation", "PiiScan": "pii", "SchemaDiff": "schema_diff"}
-
-
-def _client(client: Client | None) -> Client:
-    if client is not None:
-        return client
-    from assay.tracking.fluent import get_client
-
-    return get_client()
-
-
-def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # pragma: no cover
-        return "unknown"
 
 
 def record(result: Any, source: Any, *, dataset: str | None = None, client: Client | None = None) -> int:
@@ -67,7 +53,7 @@ def record(result: Any, source: Any, *, dataset: str | None = None, client: Clie
     if kind == "schema_diff":
         passed = not result.breaking
     summary = result.summary()
-    who = _actor()
+    who = current_user()
 
     def write(conn: Any) -> int:
         version_id, _ = lq.get_or_create_dataset_version(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from assay._defaults import client_or_default as _client
 from assay.errors import InvalidInputError
 from assay.experiments.readout import Readout
 from assay.experiments.results import ExperimentResult, MetricResult
@@ -51,14 +52,6 @@ __all__ = [
 
 EXPERIMENT_STATUSES = ("draft", "running", "paused", "stopped", "concluded")
 _SLICE_MAX = 512  # width of experiment_metric_results.slice
-
-
-def _client(client: Client | None) -> Client:
-    if client is not None:
-        return client
-    from assay.tracking.fluent import get_client
-
-    return get_client()
 
 
 def _number(value: float) -> float | None:

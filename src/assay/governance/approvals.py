@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from assay._defaults import client_or_default as _client
 from assay.errors import InvalidInputError, PermissionDeniedError, StateError
 from assay.governance.identity import current_identity, require
 from assay.store import identity as iq
@@ -30,14 +31,6 @@ __all__ = ["DEFAULT_PROTECTED", "Promotion", "approve", "list_requests", "promot
            "request_promotion"]  # fmt: skip
 
 DEFAULT_PROTECTED = ("production",)
-
-
-def _client(client: Client | None) -> Client:
-    if client is not None:
-        return client
-    from assay.tracking.fluent import get_client
-
-    return get_client()
 
 
 def protected_aliases(project: str | None, *, client: Client | None = None) -> tuple[str, ...]:

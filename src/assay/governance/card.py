@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from assay._defaults import client_or_default as _client
 from assay.errors import InvalidInputError, NotFoundError
 from assay.registry.registry import ModelVersion
 from assay.results import ResultMixin, json_safe
@@ -380,12 +381,6 @@ def edit_card(
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
-def _client(client: Client | None) -> Client:
-    if client is not None:
-        return client
-    from assay.tracking.fluent import get_client
-
-    return get_client()
 
 
 def _resolve(c: Client, ref: str | ModelVersion | ModelCard | tuple[str, int]) -> ModelVersion:

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay._defaults import client_or_default as _client
 from assay.errors import InvalidInputError, NotFoundError
 from assay.governance._explain_contrib import linear_contributions, shapley_contributions, tree_contributions
 from assay.governance._explain_global import PartialDependence, check_labels, partial_dependence, permutation
@@ -495,14 +496,6 @@ def _local_method(info: ModelInfo, method: str) -> str:
 def _check_int(value: Any, name: str, low: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
         raise InvalidInputError(f"The '{name}' parameter must be an integer >= {low}. Got {value!r}.")
-
-
-def _client(client: Any) -> Any:
-    if client is None:
-        from assay.tracking.fluent import get_client
-
-        return get_client()
-    return client
 
 
 def _artifact_path(name: str, version: int) -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 
+from assay._defaults import client_or_default as _client
 from assay.errors import InvalidInputError
 from assay.store import audit
 from assay.store.models import Event
@@ -22,14 +23,6 @@ if TYPE_CHECKING:
     from assay.tracking.client import Client
 
 __all__ = ["alias_at", "alias_history", "audit_log", "verify_audit"]
-
-
-def _client(client: Client | None) -> Client:
-    if client is not None:
-        return client
-    from assay.tracking.fluent import get_client
-
-    return get_client()
 
 
 def to_ms(value: dt.datetime | dt.date | str | int) -> int:

@@ -26,6 +26,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from assay._defaults import client_or_default as _client
 from assay.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from assay.store import identity as iq
 from assay.store.runs import append_event, now_ms
@@ -51,14 +52,6 @@ ROLES = ("viewer", "scientist", "reviewer", "admin")
 _RANK = {r: i for i, r in enumerate(ROLES)}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{0,254}$")
 TOKEN_PREFIX = "assay_"
-
-
-def _client(client: Client | None) -> Client:
-    if client is not None:
-        return client
-    from assay.tracking.fluent import get_client
-
-    return get_client()
 
 
 def hash_token(token: str) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from assay._defaults import client_or_default as _client
 from assay.errors import AssayError
 from assay.results import ResultMixin
 from assay.store import identity as iq
@@ -26,14 +27,6 @@ if TYPE_CHECKING:
     from assay.tracking.client import Client
 
 __all__ = ["Lineage", "lineage"]
-
-
-def _client(client: Client | None) -> Client:
-    if client is not None:
-        return client
-    from assay.tracking.fluent import get_client
-
-    return get_client()
 
 
 def _iso(ms: int | None) -> str | None:

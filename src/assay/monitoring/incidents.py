@@ -19,9 +19,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from assay._defaults import client_or_default as _client
 from assay.errors import InvalidInputError
 from assay.results import ResultMixin
 from assay.store import monitoring as mq
+from assay.tracking.environment import current_user
 
 if TYPE_CHECKING:
     from assay.tracking.client import Client
@@ -61,14 +63,6 @@ class IncidentInfo(ResultMixin):
             f"Incident #{self.id} ({self.state}, {self.severity}){model}: {self.title} "
             f"[{self.alert_count} alert(s){owner}]"
         )
-
-
-def _client(client: Client | None) -> Client:
-    if client is not None:
-        return client
-    from assay.tracking.fluent import get_client
-
-    return get_client()
 
 
 def _info(conn: Any, row: dict[str, Any], names: dict[int, str] | None = None) -> IncidentInfo:
@@ -120,10 +114,8 @@ def get_incident(incident_id: int, *, client: Client | None = None) -> IncidentI
 
 
 def _move(incident_id: int, state: str, client: Client | None, **kw: Any) -> IncidentInfo:
-    from assay.monitoring.monitors import actor
-
     c = _client(client)
-    who = kw.pop("actor", None) or actor()
+    who = kw.pop("actor", None) or current_user()
     row = c.db.retrying_write(lambda conn: mq.transition_incident(conn, incident_id, state, actor=who, **kw))
     with c.db.read() as conn:
         return _info(conn, row)

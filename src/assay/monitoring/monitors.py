@@ -27,13 +27,13 @@ Figures a rule can name (all numbers; booleans as 0/1):
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assay._defaults import client_or_default as _client
 from assay.errors import AssayError, InvalidInputError
 from assay.monitoring import alerts as al
 from assay.monitoring import checks as ck
@@ -45,14 +45,6 @@ if TYPE_CHECKING:
     from assay.tracking.client import Client
 
 __all__ = ["MonitorRunResult", "create_monitor", "get_monitor", "list_monitors", "monitor_runs", "run_monitor"]
-
-
-def _client(client: Client | None) -> Client:
-    if client is not None:
-        return client
-    from assay.tracking.fluent import get_client
-
-    return get_client()
 
 
 def _ms_to_iso(ms: int) -> str:
@@ -350,10 +342,3 @@ def _title(monitor: str, f: al.Fired) -> str:
 def _alert_view(a: dict[str, Any]) -> dict[str, Any]:
     keys = ("rule", "figure", "op", "value", "threshold", "severity", "deliveries")
     return {k: a.get(k) for k in keys} | {"fired_at": _ms_to_iso(a["fired_ms"])}
-
-
-def actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # pragma: no cover - no user database (some containers)
-        return "unknown"
