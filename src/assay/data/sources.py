@@ -46,6 +46,7 @@ class Bound:
     relation: str
     columns: dict[str, str]
     label: str
+    owned: bool = False  # the engine was opened for this source alone (and is closed with it)
 
     def __str__(self) -> str:
         return self.label
@@ -104,7 +105,7 @@ def bind(source: object, engine: Engine | None = None, *, name: str = "src") -> 
             columns = eng.columns(relation if not relation.startswith("(") else source)  # type: ignore[arg-type]
         except AssayError as exc:
             raise InvalidInputError(f"cannot read the source {label!r}: {exc}") from exc
-        yield Bound(engine=eng, relation=relation, columns=columns, label=label)
+        yield Bound(engine=eng, relation=relation, columns=columns, label=label, owned=owned)
     finally:
         if owned:
             eng.close()
