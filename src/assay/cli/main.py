@@ -27,7 +27,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 import assay
-from assay.cli import admin, audit, data, db, experiments, models, monitor, runs
+from assay.cli import admin, audit, data, db, experiments, models, monitor, report, runs, server
 from assay.cli.context import State, get_state
 from assay.cli.initialize import init
 from assay.cli.render import JsonOption, print_json
@@ -101,7 +101,9 @@ app.command("lineage")(audit.lineage_cmd)
 app.add_typer(admin.users_app, name="users")
 app.add_typer(admin.tokens_app, name="tokens")
 app.add_typer(db.app, name="db")
+app.add_typer(report.app, name="report")
 app.command("init")(init)
+app.command("server")(server.server)
 
 
 def _print_version(value: bool) -> None:

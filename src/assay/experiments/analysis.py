@@ -31,6 +31,7 @@ import dataclasses
 import datetime as dt
 import math
 import os
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 
@@ -69,7 +70,7 @@ def analyze(
     if not isinstance(experiment, Experiment):
         experiment = Experiment.from_yaml(experiment, catalog=catalog)
     metrics = experiment.resolve_metrics(catalog)
-    eng = connect() if engine is None else engine
+    eng = _own_engine() if engine is None else engine
     try:
         for name, source in (sources or {}).items():
             eng.register(name, source)
@@ -286,3 +287,19 @@ def _decide(r: MetricResult, adjusted: float) -> MetricResult:
     better = (estimate > 0) == (r.direction == "increase")
     outcome = ("improved" if better else "worsened") if significant else "inconclusive"
     return dataclasses.replace(r, adjusted_p_value=adjusted, significant=significant, outcome=outcome)
+
+
+# DuckDB would take up to 80% of RAM for the join and per-unit hash tables; capped, it partitions them and
+# spills past the cap instead. Measured on 10M units x 100M events: 4.38 GiB peak uncapped, 3.14 GiB at
+# "3GB", no slower. Pass ``engine=connect(memory_limit=...)`` for another cap.
+ANALYSIS_MEMORY_LIMIT = "3GB"
+
+
+def _own_engine() -> Engine:
+    """The DuckDB engine ``analyze`` opens when given none: memory capped at :data:`ANALYSIS_MEMORY_LIMIT`,
+    spilling to the system temp folder, and no row order kept (only per-variant aggregates come back)."""
+    return connect(
+        preserve_insertion_order=False,
+        memory_limit=ANALYSIS_MEMORY_LIMIT,
+        temp_directory=os.path.join(tempfile.gettempdir(), "assay-duckdb-spill"),
+    )
