@@ -133,3 +133,25 @@ def test_booster_failure_is_typed(tmp_path: Path) -> None:
     predictor = Predictor(booster, save_model(booster, tmp_path))  # no signature: the booster sees bad width
     with pytest.raises(InvalidInputError, match="could not score"):
         predictor.predict(X[["tenure"]])
+
+
+@pytest.mark.parametrize("kind", ["lgbm-sklearn", "lgbm-booster", "xgb-sklearn", "sklearn"])
+def test_signature_in_another_column_order_scores_the_right_features(kind: str, tmp_path: Path) -> None:
+    """A signature inferred from a reordered example must not make position-reading models swap features."""
+    rng = np.random.default_rng(3)
+    x = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400), "c": rng.normal(size=400)})
+    y = (x["a"] - 2 * x["c"] > 0).astype(int)
+    if kind == "lgbm-sklearn":
+        model: object = lgb.LGBMClassifier(n_estimators=20, verbose=-1).fit(x, y)
+    elif kind == "lgbm-booster":
+        model = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(x, y), 20)
+    elif kind == "xgb-sklearn":
+        model = xgb.XGBClassifier(n_estimators=20, max_depth=3).fit(x, y)
+    else:
+        model = LogisticRegression().fit(x, y)
+    shuffled = x[["c", "a", "b"]]
+    info = save_model(model, tmp_path)
+    predictor = Predictor.load(tmp_path, info, signature=infer_signature(shuffled), name="m", version=1)
+    expected = np.asarray(model.predict(x.head(50)))  # type: ignore[attr-defined]
+    np.testing.assert_allclose(predictor.predict(shuffled.head(50)), expected)
+    np.testing.assert_allclose(predictor.predict(x.head(50)), expected)

@@ -162,7 +162,28 @@ class Predictor:
             frame = _to_frame(data, [])
         if isinstance(frame, pd.DataFrame) and self._fitted_on_arrays():
             return frame.to_numpy()
+        if isinstance(frame, pd.DataFrame):
+            order = self._training_order()
+            if order and list(frame.columns) != order and set(order) <= set(frame.columns):
+                frame = frame[order]  # LightGBM and XGBoost read a frame by position, not by name
         return frame
+
+    def _training_order(self) -> list[str] | None:
+        """The feature names in the order the model was fitted on, when the model records them.
+
+        A signature may list the columns in another order (it is inferred from an input example); models
+        that read a frame by position would then silently score the wrong features.
+        """
+        m = self.model
+        names: Any = None
+        if hasattr(m, "feature_names_in_"):
+            names = m.feature_names_in_
+        elif self.flavor.flavor == "lightgbm":
+            names = m.feature_name() if self.is_booster else getattr(m, "feature_name_", None)  # type: ignore[attr-defined]
+        elif self.flavor.flavor == "xgboost":
+            booster = m if self.is_booster else getattr(m, "get_booster", lambda: None)()  # type: ignore[attr-defined]
+            names = getattr(booster, "feature_names", None)
+        return [str(n) for n in names] if names is not None and len(names) else None
 
     def _fitted_on_arrays(self) -> bool:
         """True for sklearn-style models fitted on a numpy array (they warn on named columns)."""
