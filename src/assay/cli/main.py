@@ -27,7 +27,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 import assay
-from assay.cli import admin, audit, data, db, experiments, models, monitor, report, runs, server
+from assay.cli import admin, audit, data, db, experiments, models, monitor, report, runs, score, serve, server
 from assay.cli.context import State, get_state
 from assay.cli.initialize import init
 from assay.cli.render import JsonOption, print_json
@@ -104,6 +104,8 @@ app.add_typer(db.app, name="db")
 app.add_typer(report.app, name="report")
 app.command("init")(init)
 app.command("server")(server.server)
+app.command("serve")(serve.serve)
+app.command("score")(score.score_command)
 
 
 def _print_version(value: bool) -> None:
