@@ -39,6 +39,8 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setenv("ASSAY_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("ASSAY_STORE_URL", raising=False)
     monkeypatch.delenv("ASSAY_ARTIFACTS_URL", raising=False)
+    monkeypatch.delenv("ASSAY_TRACKING_URL", raising=False)  # a developer's remote server must not get test runs
+    monkeypatch.delenv("ASSAY_TOKEN", raising=False)
     assay.set_client(None)
     yield
     assay.set_client(None)

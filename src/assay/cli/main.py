@@ -145,9 +145,13 @@ def demo(
     ctx: typer.Context,
     rows: Annotated[int, typer.Option("--rows", help="Customers in the synthetic company.")] = 30_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed, for a reproducible scenario.")] = 7,
+    then_serve: Annotated[bool, typer.Option("--serve", help="Then start the server (API + web UI) on it.")] = False,
+    host: Annotated[str, typer.Option("--host", help="Interface the server listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port of the server.")] = 5000,
     json_output: JsonOption = False,
 ) -> None:
-    """Run the end-to-end demo on a synthetic company (data, training runs, registry) in your store."""
+    """Run the whole loop on a synthetic company (contracts, training, approval, serving, monitoring, A/B test,
+    reports) in your store; with --serve, then serve the web UI on it."""
     try:
         from assay.demo import run_demo
     except ModuleNotFoundError as exc:
@@ -155,9 +159,17 @@ def demo(
             raise
         raise AssayError("the demo is not part of this installation of assay (assay.demo is missing)") from exc
     console = Console(stderr=json_output)  # the demo's own markup on; with --json its story goes to stderr
-    result = run_demo(rows=rows, seed=seed, console=console, client=get_state(ctx).client)
+    client = get_state(ctx).client
+    where = {} if (host, port) == ("127.0.0.1", 5000) else {"host": host, "port": port}  # the UI address it prints
+    result = run_demo(rows=rows, seed=seed, console=console, client=client, **where)
     if json_output:
         print_json(result)
+    if then_serve:
+        from assay.demo.serve import serve as serve_demo
+        from assay.demo.serve import ui_url
+
+        console.print(f"Serving the demo workspace on {ui_url(host, port)} (Ctrl-C stops it)")
+        serve_demo(client, host=host, port=port)
 
 
 if __name__ == "__main__":

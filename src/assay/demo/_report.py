@@ -35,17 +35,24 @@ class Step:
 
     text: str
     done: str | None = None
+    seconds: float = 0.0
 
 
 @contextmanager
-def step(console: Console, text: str) -> Iterator[Step]:
-    """Show a spinner while the block runs, then a ✓ line with the elapsed seconds."""
+def step(
+    console: Console, text: str, timings: dict[str, float] | None = None, key: str | None = None
+) -> Iterator[Step]:
+    """Show a spinner while the block runs, then a ✓ line with the elapsed seconds (also added to
+    ``timings[key or text]`` when given)."""
     current = Step(text)
     started = time.perf_counter()
     with console.status(f"{text}…", spinner="dots"):
         yield current
-    elapsed = time.perf_counter() - started
-    console.print(f"[green]✓[/] {current.done or text} [dim]({elapsed:.1f}s)[/]")
+    current.seconds = time.perf_counter() - started
+    if timings is not None:
+        name = key or text
+        timings[name] = round(timings.get(name, 0.0) + current.seconds, 3)
+    console.print(f"[green]✓[/] {current.done or text} [dim]({current.seconds:.1f}s)[/]")
 
 
 def runs_table(client: Client, trained: Sequence[TrainedModel], chosen: TrainedModel) -> Table:

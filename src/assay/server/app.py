@@ -26,6 +26,7 @@ from assay.server import (
     routes_models,
     routes_monitoring,
     routes_projects,
+    routes_remote,
     routes_runs,
 )
 from assay.server.auth import ClientPool
@@ -46,6 +47,7 @@ _ROUTERS = (
     routes_approvals,
     routes_monitoring,
     routes_experiments,
+    routes_remote,
 )
 
 _ERRORS: dict[int | str, dict[str, Any]] = {

@@ -49,7 +49,30 @@ def _as_text(value: Any) -> str:
 
 
 class Client:
-    """Access to one metadata store and one artifact store."""
+    """Access to one metadata store and one artifact store.
+
+    With a tracking URL (``tracking_url=`` or ``ASSAY_TRACKING_URL``, unless ``store_url`` is given) the client
+    is a :class:`~assay.tracking.remote.RemoteClient`: the same API over an assay server.
+    """
+
+    def __new__(
+        cls,
+        store_url: str | None = None,
+        artifacts_url: str | None = None,
+        *,
+        home: str | os.PathLike[str] | None = None,
+        token: str | None = None,
+        tracking_url: str | None = None,
+    ) -> Client:
+        if cls is Client and (tracking_url is not None or store_url is None):
+            settings = Settings.load(
+                home=home, store_url=store_url, artifacts_url=artifacts_url, token=token, tracking_url=tracking_url
+            )
+            if settings.tracking_url is not None:
+                from assay.tracking.remote import RemoteClient
+
+                return super().__new__(RemoteClient)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -58,6 +81,7 @@ class Client:
         *,
         home: str | os.PathLike[str] | None = None,
         token: str | None = None,
+        tracking_url: str | None = None,
     ) -> None:
         self.settings = Settings.load(home=home, store_url=store_url, artifacts_url=artifacts_url, token=token)
         self._db: Database | None = None

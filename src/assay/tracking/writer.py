@@ -15,6 +15,7 @@ import os
 import threading
 import weakref
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from assay.errors import StoreError
@@ -40,8 +41,20 @@ class _Marker:
 class BackgroundWriter:
     """Batches metric points into few transactions on a daemon thread."""
 
-    def __init__(self, db: Database, *, interval: float = 0.2, batch_size: int = 200_000) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        interval: float = 0.2,
+        batch_size: int = 200_000,
+        sink: Callable[[list[MetricPoint]], None] | None = None,
+    ) -> None:
+        """``sink`` writes one batch (default: one transaction on ``db``); remote mode sends it over HTTP.
+
+        A sink raising ``StoreError`` keeps the batch for the next tick; any other error drops it (logged).
+        """
         self.db = db
+        self._sink = sink
         self.interval = interval
         self.batch_size = batch_size
         self._buf: deque[Any] = deque()
@@ -129,7 +142,10 @@ class BackgroundWriter:
                 error: BaseException | None = None
                 if pending:
                     try:
-                        self.db.retrying_write(lambda conn, batch=pending: insert_metrics(conn, batch))
+                        if self._sink is None:
+                            self.db.retrying_write(lambda conn, batch=pending: insert_metrics(conn, batch))
+                        else:
+                            self._sink(pending)
                         pending = []
                     except StoreError as exc:  # store unreachable: keep the batch, retry next tick
                         log.warning("assay: writing %d metric points failed, will retry: %s", len(pending), exc)
