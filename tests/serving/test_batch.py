@@ -277,3 +277,33 @@ def test_memory_stays_flat_when_the_input_grows_tenfold(tmp_path: Path) -> None:
     assert pq.ParquetFile(tmp_path / "large.parquet").metadata.num_rows == 2_000_000
     # Reading the large file whole would add >= 128 MB (input) plus the output; streaming adds (almost) nothing.
     assert peaks["large"] - peaks["small"] < 48 * 2**20, peaks
+
+
+def test_compiled_trees_score_like_lightgbm(tmp_path: Path, lgbm: lgb.LGBMClassifier, monkeypatch) -> None:
+    """lleaves-compiled trees give LightGBM's numbers (NaN routing included), and the library is cached."""
+    pytest.importorskip("lleaves")
+    monkeypatch.setenv("ASSAY_COMPILED_CACHE", str(tmp_path / "cache"))
+    table = _table()
+    pq.write_table(table, tmp_path / "in.parquet")
+    reg = _predictor(lgb.LGBMRegressor(n_estimators=12, verbose=-1).fit(X, X["f0"] * 3), tmp_path / "reg")
+    for name, predictor in (("clf", _predictor(lgbm, tmp_path / "clf")), ("reg", reg)):
+        plain = score(predictor, tmp_path / "in.parquet", tmp_path / f"{name}-plain.parquet", compiled=False)
+        fast = score(predictor, tmp_path / "in.parquet", tmp_path / f"{name}-fast.parquet", compiled=True)
+        assert fast.compiled and not plain.compiled and "compiled trees" in fast.summary()
+        a, b = pq.read_table(tmp_path / f"{name}-plain.parquet"), pq.read_table(tmp_path / f"{name}-fast.parquet")
+        assert a.column_names == b.column_names
+        for column in a.column_names:
+            if pa.types.is_floating(a.schema.field(column).type):
+                np.testing.assert_allclose(b[column].to_numpy(), a[column].to_numpy(), rtol=1e-9, atol=1e-12)
+            else:
+                assert b[column].to_pylist() == a[column].to_pylist()
+    assert len(list((tmp_path / "cache").glob("lightgbm-*.so"))) == 2
+    again = score(reg, tmp_path / "in.parquet", tmp_path / "again.parquet", compiled=True)  # from the cache
+    assert again.compiled and len(list((tmp_path / "cache").iterdir())) == 2
+
+
+def test_compiled_is_off_by_default_for_small_inputs_and_for_other_models(tmp_path: Path, lgbm) -> None:
+    table = _table(1_000, missing=False)
+    assert not score(_predictor(lgbm, tmp_path / "clf"), table, tmp_path / "a.parquet").compiled
+    sk = _predictor(LogisticRegression().fit(X, Y), tmp_path / "sk")
+    assert not score(sk, table, tmp_path / "b.parquet", compiled=True).compiled  # no trees to compile

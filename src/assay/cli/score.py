@@ -59,6 +59,13 @@ def score_command(
     progress: Annotated[
         bool | None, typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal).")
     ] = None,
+    compiled: Annotated[
+        bool | None,
+        typer.Option(
+            "--compiled/--no-compiled",
+            help="LightGBM: score with trees compiled by lleaves (default: for a million rows or more).",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Score a Parquet/CSV file or an engine table with MODEL, streaming in batches, into --output."""
@@ -80,6 +87,7 @@ def score_command(
             client=client,
             show_progress=False if json_output else progress,
             trusted=trusted,
+            compiled=compiled,
         )
     if json_output:
         print_json(result.to_dict())

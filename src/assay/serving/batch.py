@@ -41,6 +41,7 @@ from assay.errors import InvalidInputError, SchemaMismatchError
 from assay.registry.predictor import Predictor
 from assay.results import ResultMixin
 from assay.serving._batch_io import OutputWriter, open_source, prefetch, target_path
+from assay.serving._compiled import compile_booster
 
 if TYPE_CHECKING:
     from assay.engine import Engine
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 __all__ = ["ScoreResult", "score"]
 
 DEFAULT_BATCH_ROWS = 131_072
+#: Inputs at least this long are scored with compiled trees by default (the compile takes seconds).
+COMPILE_FROM_ROWS = 1_000_000
 _PROGRESS_MIN_ROWS = 1_000_000
 _NUMERIC_KINDS = ("integer", "float", "boolean")
 _LGB_CLASS_OBJECTIVES = ("binary", "multiclass", "multiclassova", "softmax", "ova", "cross_entropy", "xentropy")
@@ -72,9 +75,11 @@ class ScoreResult(ResultMixin):
     columns: tuple[str, ...]
     batches: int
     fast_path: bool
+    compiled: bool = False
 
     def summary(self) -> str:
         path = "LightGBM fast path" if self.fast_path else "general path"
+        path += ", compiled trees" if self.compiled else ""
         return (
             f"Scored {self.rows:,} rows with {self.model} in {self.seconds:.2f} s "
             f"({self.rows_per_second:,.0f} rows/s, {path}) into {self.output}."
@@ -96,6 +101,7 @@ def score(
     show_progress: bool | None = None,
     trusted: bool = False,
     overlap: bool = True,
+    compiled: bool | None = None,
 ) -> ScoreResult:
     """Score ``input`` with ``model`` and write the result to ``output`` (``.parquet`` or ``.csv``).
 
@@ -105,7 +111,10 @@ def score(
     or with ``engine=`` a table name or ``SELECT``. ``passthrough``: ``True`` copies every input
     column to the output, ``False`` none, a list those columns. ``show_progress`` draws a progress
     bar on stderr (default: on a terminal, for inputs of a million rows or more). ``overlap`` reads the
-    next batch and writes the last one in two background threads while the fast path scores.
+    next batch and writes the last one in two background threads while the fast path scores. ``compiled``
+    scores LightGBM models with trees compiled to native code when ``lleaves`` is installed (same results,
+    about 5x faster, a one-off compile of seconds, cached per model); the default does so for inputs of
+    a million rows or more.
 
     Raises :class:`~assay.errors.SchemaMismatchError` naming a missing or mistyped column,
     :class:`~assay.errors.InvalidInputError` for unreadable input or bad options,
@@ -127,6 +136,7 @@ def score(
     src = open_source(input, engine, batch_rows=batch_size, column_types=scorer.csv_types(), columns=needed)
     rest: Iterator[pa.RecordBatch] = src.batches
     try:
+        used_compiled = scorer.use_compiled(compiled, src.rows)
         if any(os.path.realpath(f) == os.path.realpath(path) for f in src.files):
             raise InvalidInputError(f"the output {str(path)!r} is also the input; write the scores to another file")
         keep = _passthrough(passthrough, src.schema, scorer.features)
@@ -171,6 +181,7 @@ def score(
         columns=tuple(out_first.schema.names),
         batches=batches,
         fast_path=scorer.fast,
+        compiled=used_compiled,
     )
 
 
@@ -204,6 +215,7 @@ class _Scorer:
         sig = predictor.signature
         numeric = sig is not None and all(spec.dtype in _NUMERIC_KINDS for spec in sig.inputs)
         self.fast = self.booster is not None and numeric
+        self.predict: Any = self.booster.predict if self.booster is not None else None
         if self.fast and set(self.booster.feature_name()) == set(self.features):
             self.features = list(self.booster.feature_name())  # the booster's own column order
         if not self.fast and not predictor.is_booster:
@@ -239,6 +251,19 @@ class _Scorer:
                     column=name,
                 )
 
+    def use_compiled(self, wanted: bool | None, rows: int | None) -> bool:
+        """Switch the fast path to compiled trees (see :mod:`assay.serving._compiled`) when ``wanted`` is
+        True, or when it is None and the input has at least :data:`COMPILE_FROM_ROWS` rows; whether it did."""
+        if not self.fast or wanted is False:
+            return False
+        if wanted is None and (rows is None or rows < COMPILE_FROM_ROWS):
+            return False
+        predict = compile_booster(self.booster)
+        if predict is None:
+            return False
+        self.predict = predict
+        return True
+
     def score(self, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
         if self.fast:
             return self._score_fast(batch)
@@ -252,7 +277,7 @@ class _Scorer:
                 column = pc.cast(column, pa.float64())  # nulls become NaN below: LightGBM's missing value
             matrix[:, i] = column.to_numpy(zero_copy_only=False)
         try:
-            raw = np.asarray(self.booster.predict(matrix))
+            raw = np.asarray(self.predict(matrix))
         except Exception as exc:
             raise InvalidInputError(f"{self.predictor!r} could not score the input: {exc}") from exc
         if not self.is_classifier:
