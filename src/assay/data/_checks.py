@@ -4,12 +4,16 @@ Plan of a validation (every step runs on the engine; only counts and a few sampl
 
 1. One aggregate query over the source: ``count(*)``, then for every row-level column check
    ``count(*) FILTER (WHERE <violation>)`` (not_null, min, max, in, regex), and ``max(column)`` for
-   freshness. Schema checks (presence, type) need no scan.
+   freshness. Schema checks (presence, type) need no scan. On DuckDB the counts are ``count_if(...)``
+   (20 checks on 10M rows: ~2.6 s instead of ~3.2 s with FILTER clauses), a regex that a GLOB
+   decides exactly (``^SKU-[0-9]{6}$``) runs as that GLOB (see :mod:`assay.data._glob`), and an
+   integer ``unique`` column also gets its min, max and count.
 2. Only for checks that failed: a ``LIMIT sample`` query for failing rows with the key columns (on one
    thread when assay opened the DuckDB engine itself: such a query stops at the first matches).
 3. One ``GROUP BY column HAVING count(*) > 1`` per unique column (the rows whose value is repeated,
    and the first repeated values, in one query; a separate ``count(DISTINCT)`` in step 1 would cost
-   the same hash table and still need this query to count and show the duplicates), one anti-join
+   the same hash table and still need this query to count and show the duplicates); an integer
+   column on DuckDB is counted in NumPy instead (:mod:`assay.data._duplicates`, ~4× faster); one anti-join
    per foreign key (``NOT EXISTS``) and one count per custom SQL check.
 
 If the aggregate query fails (say, an allowed value that cannot be compared with the column), each
@@ -30,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 import sqlglot
 from sqlglot import exp
 
+from assay.data._duplicates import integer_duplicates
+from assay.data._glob import regex_to_glob
 from assay.data.profile import is_integer_type, kind_of
 from assay.data.sources import Bound, bind, quote
 from assay.engine import Engine
@@ -146,6 +152,7 @@ class _Plan:
     result: CheckResult | None = None
     failing: int | None = None
     error: str | None = None
+    stats: tuple[Any, Any, int] | None = None  # min, max, non-null count of an integer unique column (DuckDB)
 
 
 class _Params:
@@ -279,10 +286,15 @@ def _column_plans(rule: ColumnRule, src: Bound, params: _Params) -> list[_Plan]:
             elif not all(_same_kind(v, kind_) for v in values):
                 target, values = f"CAST({q} AS VARCHAR)", [str(v) for v in values]
             marks = ", ".join(params.add(p, v) for v in values)
-            p.pred, p.rule = f"{q} IS NOT NULL AND {target} NOT IN ({marks})", f"{col} in {_short(rule.allowed)}"
+            # DuckDB: "= ANY([...])" (same NULL semantics as IN) made the 20-check scan ~13% faster than NOT IN
+            duck = src.engine.dialect == "duckdb"
+            test = f"NOT ({target} = ANY([{marks}]))" if duck else f"{target} NOT IN ({marks})"
+            p.pred, p.rule = f"{q} IS NOT NULL AND {test}", f"{col} in {_short(rule.allowed)}"
         elif kind == "regex":
-            pattern = "'" + str(rule.regex).replace("'", "''") + "'"  # a literal: DuckDB compiles it once
-            p.pred = f"{q} IS NOT NULL AND NOT regexp_matches(CAST({q} AS VARCHAR), {pattern})"
+            glob = regex_to_glob(str(rule.regex)) if src.engine.dialect == "duckdb" else None
+            text = str(rule.regex if glob is None else glob).replace("'", "''")  # a literal: compiled once
+            test = f"regexp_matches(CAST({q} AS VARCHAR), '{text}')" if glob is None else f"{q} GLOB '{text}'"
+            p.pred = f"{q} IS NOT NULL AND NOT {test}"
             p.rule = f"{col} matches {rule.regex!r}"
         elif kind == "references":
             p.rule = f"{col} is in {rule.references}"
@@ -303,14 +315,23 @@ def _short(values: Any) -> str:
     return "{" + shown + (", ..." if len(values) > 6 else "") + "}"
 
 
-def _item(p: _Plan, j: int) -> str:
-    return f"count(*) FILTER (WHERE {p.pred}) AS f{j}" if p.pred else f"{p.agg} AS f{j}"
+def _item(p: _Plan, j: int, dialect: str) -> str:
+    if not p.pred:
+        return f"{p.agg} AS f{j}"
+    if dialect == "duckdb":  # one boolean per row; FILTER runs a filter per check (~25% slower on 20 checks)
+        return f"count_if({p.pred}) AS f{j}"
+    return f"count(*) FILTER (WHERE {p.pred}) AS f{j}"
 
 
 def _aggregate(src: Bound, plans: list[_Plan], fresh_col: str | None) -> tuple[int, Any]:
     """Step 1: every failing count in one scan (each check alone if that query fails)."""
+    dialect = src.engine.dialect
     runnable = [(j, p) for j, p in enumerate(plans) if p.result is None and p.error is None and (p.pred or p.agg)]
-    items = ["count(*) AS _rows"] + [_item(p, j) for j, p in runnable]
+    items = ["count(*) AS _rows"] + [_item(p, j, dialect) for j, p in runnable]
+    counted = [(j, p) for j, p in enumerate(plans) if _counts_in_memory(p, src)]
+    for j, p in counted:
+        q = quote(p.column or "")
+        items += [f"min({q}) AS u{j}_lo", f"max({q}) AS u{j}_hi", f"count({q}) AS u{j}_n"]
     if fresh_col:
         items.append(f"max({quote(fresh_col)}) AS _newest")
     params = {k: v for _, p in runnable for k, v in p.params.items()}
@@ -321,7 +342,16 @@ def _aggregate(src: Bound, plans: list[_Plan], fresh_col: str | None) -> tuple[i
     for j, p in runnable:
         if p.error is None:
             p.failing = int(row.get(f"f{j}") or 0)
+    for j, p in counted:
+        if f"u{j}_n" in row:
+            p.stats = (row[f"u{j}_lo"], row[f"u{j}_hi"], int(row[f"u{j}_n"] or 0))
     return int(row.get("_rows") or 0), row.get("_newest")
+
+
+def _counts_in_memory(p: _Plan, src: Bound) -> bool:
+    """Whether a unique check's duplicates are counted in NumPy (integer column, in-process DuckDB)."""
+    dtype = src.columns.get(p.column or "")
+    return p.kind == "unique" and p.result is None and src.engine.dialect == "duckdb" and is_integer_type(dtype or "")
 
 
 def _one_by_one(src: Bound, runnable: list[tuple[int, _Plan]], fresh_col: str | None) -> dict[str, Any]:
@@ -333,7 +363,7 @@ def _one_by_one(src: Bound, runnable: list[tuple[int, _Plan]], fresh_col: str | 
             row["_newest"] = None
     for j, p in runnable:
         try:
-            row[f"f{j}"] = src.engine.scalar(f"SELECT {_item(p, j)} FROM {src.relation}", p.params)
+            row[f"f{j}"] = src.engine.scalar(f"SELECT {_item(p, j, src.engine.dialect)} FROM {src.relation}", p.params)
         except AssayError as exc:
             p.error = str(exc).splitlines()[0]
     return row
@@ -383,21 +413,30 @@ def _unique(p: _Plan, src: Bound, keys: list[str], rows: int, n: int) -> CheckRe
     if p.result is not None:
         return _with_total(p, rows)
     q = quote(p.column or "")
-    dups = (
-        f"SELECT {q} AS _v, count(*) AS _n FROM {src.relation} WHERE {q} IS NOT NULL GROUP BY {q} HAVING count(*) > 1"
-    )
-    sql = f"SELECT _v, CAST(sum(_n) OVER () AS BIGINT) AS _total FROM ({dups}) AS _d ORDER BY _v LIMIT {max(n, 1)}"
     try:
-        found = src.engine.sql(sql).to_pylist()
-        failing = int(found[0]["_total"]) if found else 0
+        failing, first = _duplicates(p, src, q, n)
         sample: tuple = ()
         if failing and n:
-            values = {f"v{i}": r["_v"] for i, r in enumerate(found)}
+            values = {f"v{i}": v for i, v in enumerate(first)}
             where = f"{q} IN ({', '.join('$' + k for k in values)})"
             sample = _sample(src, [*keys, p.column or ""], where, values, n, f" ORDER BY {q}")
     except AssayError as exc:
         return CheckResult(p.name, p.column, p.kind, p.severity, False, 0, rows, (), f"not checked: {_first(exc)}")
     return _failed(p, failing, rows, sample)
+
+
+def _duplicates(p: _Plan, src: Bound, q: str, n: int) -> tuple[int, list[Any]]:
+    """Rows whose value occurs more than once, and the smallest such values (at most ``max(n, 1)``)."""
+    if p.stats is not None:
+        found = integer_duplicates(src.engine.native, src.relation, q, *p.stats, max(n, 1))
+        if found is not None:
+            return found.failing, found.values
+    dups = (
+        f"SELECT {q} AS _v, count(*) AS _n FROM {src.relation} WHERE {q} IS NOT NULL GROUP BY {q} HAVING count(*) > 1"
+    )
+    sql = f"SELECT _v, CAST(sum(_n) OVER () AS BIGINT) AS _total FROM ({dups}) AS _d ORDER BY _v LIMIT {max(n, 1)}"
+    rows = src.engine.sql(sql).to_pylist()
+    return (int(rows[0]["_total"]) if rows else 0), [r["_v"] for r in rows]
 
 
 def _first(exc: Exception) -> str:
