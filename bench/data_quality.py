@@ -211,7 +211,7 @@ def run_ge(path: str) -> dict[str, int]:
 
 TOOLS = {"assay": run_assay, "pandera": run_pandera, "ge": run_ge}
 IMPORTS = {
-    "assay": ["assay.data.contract", "duckdb"],
+    "assay": ["assay.data.contract", "assay.engine.duckdb_engine", "duckdb"],
     "pandera": ["pandas", "pandera.pandas", "pyarrow"],
     "ge": ["pandas", "great_expectations", "pyarrow"],
 }

@@ -147,7 +147,7 @@ def test_integer_duplicates_match_the_group_by(values: list[int | None]) -> None
     eng.native.register("_t", pd.DataFrame({"v": pd.array(values, dtype="Int64")}))
     present = [v for v in values if v is not None]
     lo, hi = (min(present), max(present)) if present else (None, None)
-    found = integer_duplicates(eng.native, "_t", "v", lo, hi, len(present), 3)
+    found = integer_duplicates(eng, "_t", "v", lo, hi, len(present), 3)
     assert found is not None
     assert (found.failing, found.values) == _group_by(values, 3)
 
@@ -158,7 +158,7 @@ def test_integer_duplicates_on_many_random_values() -> None:
     for high in (50_000, 10**12):  # dense (bincount) and sparse (sort)
         values = rng.integers(-high, high, 40_000).tolist()
         eng.native.register("_t", pd.DataFrame({"v": values}))
-        found = integer_duplicates(eng.native, "_t", "v", min(values), max(values), len(values), 5)
+        found = integer_duplicates(eng, "_t", "v", min(values), max(values), len(values), 5)
         assert found is not None and (found.failing, found.values) == _group_by(values, 5)
         eng.native.unregister("_t")
 
@@ -166,10 +166,10 @@ def test_integer_duplicates_on_many_random_values() -> None:
 def test_integer_duplicates_leave_huge_or_out_of_range_columns_to_sql() -> None:
     eng = connect()
     eng.native.register("_t", pd.DataFrame({"v": [1, 1]}))
-    assert integer_duplicates(eng.native, "_t", "v", 1, 1, MAX_VALUES + 1, 5) is None
-    assert integer_duplicates(eng.native, "_t", "v", 1, 2**64, 2, 5) is None
-    assert integer_duplicates(eng.native, "_t", "missing_column", 1, 1, 2, 5) is None
-    assert integer_duplicates(eng.native, "_t", "v", None, None, 0, 5).failing == 0
+    assert integer_duplicates(eng, "_t", "v", 1, 1, MAX_VALUES + 1, 5) is None
+    assert integer_duplicates(eng, "_t", "v", 1, 2**64, 2, 5) is None
+    assert integer_duplicates(eng, "_t", "missing_column", 1, 1, 2, 5) is None
+    assert integer_duplicates(eng, "_t", "v", None, None, 0, 5).failing == 0
 
 
 def test_contract_results_are_the_same_on_duckdb_and_on_sqlite_style_sql(tmp_path) -> None:

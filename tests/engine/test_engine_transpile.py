@@ -91,3 +91,34 @@ def test_check_params() -> None:
         check_params("select $a, $b", {"a": 1})
     with pytest.raises(InvalidInputError, match="c"):
         check_params("select $a", {"a": 1, "c": 2})
+
+
+SCANNED = [
+    "select $1",
+    "select $a, $b_2 from t where x = '$c' and \"$d\" = 1 -- $e\n /* $f */",
+    "select $a::int",
+    "select x from t where y in ($p1, $p2) and z = ANY([$p3, $p4])",
+    "select '$'||$a",
+    "select 'it''s $x' || $y",
+    'select "a""$b" from t',
+    "select count_if(email IS NOT NULL AND NOT regexp_matches(email, '^[^@\\s]+@x\\.[a-z]+$')) AS f1 from t",
+    "select 1 /* a comment with 'quotes' */ + $a",
+]
+PARSED = ["select $$abc$$", "select $tag$x$tag$", "select E'\\'$x'", "select /* /* nested */ $a */ 1", "select 'open"]
+
+
+@pytest.mark.parametrize("sql", SCANNED)
+def test_placeholders_scanned_without_a_parse_match_the_parser(sql: str) -> None:
+    """The lexical scan (no sqlglot parse) finds exactly the placeholders sqlglot finds."""
+    from sqlglot import exp
+
+    from assay.engine._sql import _parse, _scan_placeholders
+
+    assert _scan_placeholders(sql) == frozenset(p.name for p in _parse(sql).find_all(exp.Placeholder) if p.this)
+
+
+@pytest.mark.parametrize("sql", PARSED)
+def test_placeholder_scan_hands_unusual_quoting_to_the_parser(sql: str) -> None:
+    from assay.engine._sql import _scan_placeholders
+
+    assert _scan_placeholders(sql) is None

@@ -1,9 +1,9 @@
 """Counting the repeated values of an integer column in memory, for ``unique`` checks on DuckDB.
 
 ``GROUP BY id HAVING count(*) > 1`` over 10M distinct integers builds a 10M-entry hash table: 1.0–1.3 s
-on two cores. Fetching the non-null values as one NumPy array (~0.2 s) and counting them there is
+on two cores. Fetching the non-null values as one NumPy array (~0.12 s) and counting them there is
 several times cheaper: one counter per possible value when the values are dense (``bincount``,
-~0.08 s), else an in-place sort (~0.2 s). Both give exactly what the GROUP BY gives: the number of
+~0.08 s), else a sort (~0.2 s). Both give exactly what the GROUP BY gives: the number of
 rows whose value occurs more than once, and the smallest such values.
 
 Used only when the engine runs in this process (DuckDB) and the column holds at most
@@ -13,9 +13,11 @@ Used only when the engine runs in this process (DuckDB) and the column holds at 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+
+from assay.engine import Engine
+from assay.errors import AssayError
 
 __all__ = ["MAX_VALUES", "Duplicates", "integer_duplicates"]
 
@@ -32,9 +34,9 @@ class Duplicates:
 
 
 def integer_duplicates(
-    con: Any, relation: str, column: str, low: int | None, high: int | None, count: int, limit: int
+    engine: Engine, relation: str, column: str, low: int | None, high: int | None, count: int, limit: int
 ) -> Duplicates | None:
-    """Repeated values of the integer expression ``column`` of ``relation`` on DuckDB connection ``con``.
+    """Repeated values of the integer expression ``column`` of ``relation`` on (in-process) ``engine``.
 
     ``low``/``high``/``count`` are its min, max and non-null count (from the aggregate scan). Returns
     None when the column is too large or out of the int64 range, or the query fails (the caller then
@@ -44,10 +46,10 @@ def integer_duplicates(
         return Duplicates(0, [])
     if count > MAX_VALUES or low < _INT64[0] or high > _INT64[1]:
         return None
-    try:
+    try:  # through Arrow: half the time of DuckDB's fetchnumpy here (0.12 vs 0.21 s for 10M values)
         sql = f"SELECT CAST({column} AS BIGINT) AS _v FROM {relation} WHERE {column} IS NOT NULL"
-        values = np.asarray(con.execute(sql).fetchnumpy()["_v"], dtype=np.int64)
-    except Exception:  # any engine error: fall back to the GROUP BY, which reports it
+        values = np.asarray(engine.sql(sql).column(0).to_numpy(), dtype=np.int64)
+    except AssayError:  # fall back to the GROUP BY, which reports the error
         return None
     span = high - low + 1
     if span <= 2 * len(values) + 1024:  # dense: one counter per possible value
@@ -56,7 +58,7 @@ def integer_duplicates(
         failing = int(counts[repeated].sum())
         first = np.flatnonzero(repeated)[:limit] + low
         return Duplicates(failing, [int(v) for v in first])
-    values.sort()
+    values = np.sort(values)  # a copy: a single-chunk Arrow column comes back read-only
     same = values[1:] == values[:-1]
     if not same.any():
         return Duplicates(0, [])

@@ -110,6 +110,32 @@ class DuckDBEngine(Engine):
         """The ``duckdb.DuckDBPyConnection`` (shares registered views with this engine)."""
         return self._con
 
+    def fork(self) -> DuckDBEngine:
+        """A second connection to the same database, for queries on another thread.
+
+        Calls on one engine are serialised; a fork runs beside it (DuckDB executes both at once). The
+        temporary views over files are recreated in the fork; registered DataFrames and Arrow tables
+        are not (register them there again). Close the fork when done; the database stays open.
+        """
+        self._check_open()
+        twin = object.__new__(DuckDBEngine)
+        Engine.__init__(twin, self.url)
+        with self._lock:
+            twin._con = self._con.cursor()
+            views = self._con.execute(
+                "SELECT view_name, sql FROM duckdb_views() WHERE temporary AND NOT internal"
+            ).fetchall()
+        twin._duckdb = self._duckdb
+        twin._arrow_names = set()
+        for name, sql in views:
+            if name in self._arrow_names:
+                continue
+            try:
+                twin._con.execute(sql)
+            except self._duckdb.Error:  # e.g. a view over a registered DataFrame: not in the fork
+                continue
+        return twin
+
     # -- hooks ------------------------------------------------------------------------------
     def _execute(self, text: str, params: dict[str, object]) -> pa.Table:
         relation = self._con.sql(text, params=params or None)
