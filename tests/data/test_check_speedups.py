@@ -209,3 +209,33 @@ def test_contract_results_are_the_same_on_duckdb_and_on_sqlite_style_sql(tmp_pat
     eng.native.register("t", df)
     assert eng.scalar("SELECT count(*) FROM t WHERE NOT regexp_matches(code, '^SKU-[0-9]{6}$')") == 3
     assert eng.scalar("SELECT count(*) FROM t WHERE NOT regexp_matches(zip, '^[0-9]{5}$')") == 2
+
+
+EDGE = pd.DataFrame(
+    {
+        "s": ["a", "b", None, "c"],
+        "n": pd.array([1, 2, 3, None], dtype="Int64"),
+        "d": pd.to_datetime(["2024-01-01", "2024-01-02", None, "2024-01-03"]),
+        "b": [True, False, None, True],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("column", "rule", "failing"),
+    [
+        ("s", {"in": ["a", None]}, 2),  # a null in the allowed set does not make every other value pass
+        ("n", {"in": [1, 2.5]}, 2),
+        ("n", {"in": ["1", "2"]}, 1),  # compared as text
+        ("d", {"in": ["2024-01-01", "2024-01-02"]}, 1),  # strings read as timestamps (IN, not ANY, here)
+        ("s", {"in": [1, 2]}, 3),
+        ("b", {"in": [True]}, 1),
+        ("n", {"regex": "^[0-9]$"}, 0),  # a GLOB over an integer column compares its text
+        ("n", {"regex": "^[2-3]$"}, 1),
+        ("s", {"regex": "^[a-b]$"}, 1),
+    ],
+)
+def test_fast_paths_keep_the_meaning_of_checks(column: str, rule: dict, failing: int) -> None:
+    check = Contract.from_dict({"dataset": "x", "columns": {column: rule}}).validate(EDGE).checks[-1]
+    assert not check.message.startswith("not checked"), check.message
+    assert check.failing == failing
