@@ -239,3 +239,36 @@ def test_fast_paths_keep_the_meaning_of_checks(column: str, rule: dict, failing:
     check = Contract.from_dict({"dataset": "x", "columns": {column: rule}}).validate(EDGE).checks[-1]
     assert not check.message.startswith("not checked"), check.message
     assert check.failing == failing
+
+
+def test_samples_fetched_in_parallel_equal_those_fetched_one_by_one(tmp_path) -> None:
+    """A Parquet file (sample queries two at a time on forks) and the same rows as a DataFrame (one by one)."""
+    rng = np.random.default_rng(5)
+    n = 30_000
+    df = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "a": rng.normal(size=n),
+            "b": rng.integers(0, 10, n),
+            "c": rng.choice(["x", "y", "z"], n),
+            "e": [f"u{k}@ex.com" if k % 97 else f"bad{k}" for k in range(n)],
+        }
+    )
+    df.loc[df.index % 211 == 0, "a"] = None
+    path = tmp_path / "t.parquet"
+    df.to_parquet(path, row_group_size=5_000)
+    spec = {
+        "dataset": "t",
+        "columns": {
+            "id": {"unique": True},
+            "a": {"not_null": True, "min": -1, "max": 1},
+            "b": {"in": [1, 2, 3], "max": 7},
+            "c": {"in": ["x", "y"]},
+            "e": {"regex": r"^[^@]+@[^@]+$"},
+        },
+    }
+    contract = Contract.from_dict(spec)
+    on_file, on_frame = contract.validate(path, sample=4), contract.validate(df, sample=4)
+    assert sum(1 for c in on_file.checks if c.sample) >= 6
+    for x, y in zip(on_file.checks, on_frame.checks, strict=True):
+        assert (x.name, x.failing, x.sample) == (y.name, y.failing, y.sample)

@@ -133,3 +133,35 @@ def test_sql_rejects_empty_and_reports_syntax() -> None:
             eng.sql("  ")
         with pytest.raises(InvalidInputError, match="syntax error"):
             eng.sql("selec 1")
+
+
+def test_duckdb_fork_shares_file_views_and_runs_beside_the_parent(tmp_path) -> None:
+    """A fork sees the parent's file views (not its registered DataFrames), runs on another thread, and
+    closing it leaves the parent open."""
+    import threading
+
+    import pandas as pd
+
+    from assay.engine import connect
+
+    path = tmp_path / "t.parquet"
+    pd.DataFrame({"x": range(100)}).to_parquet(path)
+    parent = connect()
+    parent.register("files", path)
+    parent.register("frame", pd.DataFrame({"y": [1, 2]}))
+    fork = parent.fork()
+    assert "files" in fork.tables() and "frame" not in fork.tables()
+    results: dict[str, object] = {}
+
+    def run(name: str, engine) -> None:
+        results[name] = engine.scalar("SELECT sum(x) FROM files WHERE x >= $lo", {"lo": 10})
+
+    threads = [threading.Thread(target=run, args=(n, e)) for n, e in (("parent", parent), ("fork", fork))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {"parent": 4905, "fork": 4905}
+    fork.close()
+    assert parent.scalar("SELECT count(*) FROM frame") == 2
+    parent.close()
