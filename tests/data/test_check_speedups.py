@@ -125,10 +125,10 @@ def test_glob_and_re2_agree_on_random_patterns_and_strings() -> None:
     assert checked > 10_000 and matched > 1_000  # both outcomes well represented
 
 
-def _group_by(values: list[int | None], limit: int) -> tuple[int, list[int]]:
+def _group_by(values: list[int | None], limit: int) -> tuple[int, list[int], list[int]]:
     counts = pd.Series([v for v in values if v is not None], dtype="int64").value_counts()
-    dup = counts[counts > 1]
-    return int(dup.sum()), sorted(int(v) for v in dup.index)[:limit]
+    dup = counts[counts > 1].sort_index().iloc[:limit]
+    return int(counts[counts > 1].sum()), [int(v) for v in dup.index], [int(c) for c in dup]
 
 
 @pytest.mark.parametrize(
@@ -149,7 +149,7 @@ def test_integer_duplicates_match_the_group_by(values: list[int | None]) -> None
     lo, hi = (min(present), max(present)) if present else (None, None)
     found = integer_duplicates(eng, "_t", "v", lo, hi, len(present), 3)
     assert found is not None
-    assert (found.failing, found.values) == _group_by(values, 3)
+    assert (found.failing, found.values, found.counts) == _group_by(values, 3)
 
 
 def test_integer_duplicates_on_many_random_values() -> None:
@@ -159,7 +159,7 @@ def test_integer_duplicates_on_many_random_values() -> None:
         values = rng.integers(-high, high, 40_000).tolist()
         eng.native.register("_t", pd.DataFrame({"v": values}))
         found = integer_duplicates(eng, "_t", "v", min(values), max(values), len(values), 5)
-        assert found is not None and (found.failing, found.values) == _group_by(values, 5)
+        assert found is not None and (found.failing, found.values, found.counts) == _group_by(values, 5)
         eng.native.unregister("_t")
 
 
@@ -272,3 +272,20 @@ def test_samples_fetched_in_parallel_equal_those_fetched_one_by_one(tmp_path) ->
     assert sum(1 for c in on_file.checks if c.sample) >= 6
     for x, y in zip(on_file.checks, on_frame.checks, strict=True):
         assert (x.name, x.failing, x.sample) == (y.name, y.failing, y.sample)
+
+
+def test_unique_samples_of_text_columns_and_other_keys() -> None:
+    df = pd.DataFrame({"k": [10, 11, 12, 13, 14], "code": ["b", "a", "b", "c", "a"], "n": [5, 6, 5, 7, 6]})
+    contract = Contract.from_dict({"dataset": "t", "columns": {"code": {"unique": True}, "n": {"unique": True}}})
+    by = {c.name: c for c in contract.validate(df).checks}  # key: the first unique column, code
+    assert by["code.unique"].failing == 4 and by["code.unique"].sample == (
+        {"code": "a"}, {"code": "a"}, {"code": "b"}, {"code": "b"},
+    )  # fmt: skip
+    assert by["n.unique"].sample == (
+        {"code": "b", "n": 5},
+        {"code": "b", "n": 5},
+        {"code": "a", "n": 6},
+        {"code": "a", "n": 6},
+    )
+    by = {c.name: c for c in contract.validate(df, key_columns=["k"], sample=3).checks}
+    assert by["code.unique"].sample == ({"k": 11, "code": "a"}, {"k": 14, "code": "a"}, {"k": 10, "code": "b"})

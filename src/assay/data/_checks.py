@@ -384,30 +384,34 @@ def _unique(p: _Plan, src: Bound, keys: list[str], rows: int, n: int) -> CheckRe
         return _with_total(p, rows)
     q = quote(p.column or "")
     try:
-        failing, first = _duplicates(p, src, q, n)
+        failing, first, counts = _duplicates(p, src, q, n)
         sample: tuple = ()
-        if failing and n:
+        if failing and n and set(keys) <= {p.column}:  # the rows are just the repeated values: no query
+            sample = tuple(plain({p.column: v}) for v, c in zip(first, counts, strict=True) for _ in range(c))[:n]
+        elif failing and n:
             values = {f"v{i}": v for i, v in enumerate(first)}
             where = f"{q} IN ({', '.join('$' + k for k in values)})"
-            job = Job([*keys, p.column or ""], where, values, f" ORDER BY {q}")
+            order = ", ".join([q] + [quote(k) for k in keys if k != p.column])  # ties by key: a stable sample
+            job = Job([*keys, p.column or ""], where, values, f" ORDER BY {order}")
             sample = sample_rows(src.engine, src.relation, job, n)
     except AssayError as exc:
         return CheckResult(p.name, p.column, p.kind, p.severity, False, 0, rows, (), f"not checked: {_first(exc)}")
     return _failed(p, failing, rows, sample)
 
 
-def _duplicates(p: _Plan, src: Bound, q: str, n: int) -> tuple[int, list[Any]]:
-    """Rows whose value occurs more than once, and the smallest such values (at most ``max(n, 1)``)."""
+def _duplicates(p: _Plan, src: Bound, q: str, n: int) -> tuple[int, list[Any], list[int]]:
+    """Rows whose value occurs more than once, the smallest such values (at most ``max(n, 1)``), their counts."""
     if p.stats is not None:
         found = integer_duplicates(src.engine, src.relation, q, *p.stats, max(n, 1))
         if found is not None:
-            return found.failing, found.values
+            return found.failing, found.values, found.counts
     dups = (
         f"SELECT {q} AS _v, count(*) AS _n FROM {src.relation} WHERE {q} IS NOT NULL GROUP BY {q} HAVING count(*) > 1"
     )
-    sql = f"SELECT _v, CAST(sum(_n) OVER () AS BIGINT) AS _total FROM ({dups}) AS _d ORDER BY _v LIMIT {max(n, 1)}"
+    total = "CAST(sum(_n) OVER () AS BIGINT) AS _total"
+    sql = f"SELECT _v, _n, {total} FROM ({dups}) AS _d ORDER BY _v LIMIT {max(n, 1)}"
     rows = src.engine.sql(sql).to_pylist()
-    return (int(rows[0]["_total"]) if rows else 0), [r["_v"] for r in rows]
+    return (int(rows[0]["_total"]) if rows else 0), [r["_v"] for r in rows], [int(r["_n"]) for r in rows]
 
 
 def _first(exc: Exception) -> str:

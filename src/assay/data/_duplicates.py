@@ -27,10 +27,12 @@ _INT64 = (-(2**63), 2**63 - 1)
 
 @dataclass(frozen=True)
 class Duplicates:
-    """``failing``: rows whose value occurs more than once; ``values``: the smallest such values, ascending."""
+    """``failing``: rows whose value occurs more than once; ``values``: the smallest such values, ascending;
+    ``counts``: how many rows hold each of them."""
 
     failing: int
     values: list[int]
+    counts: list[int]
 
 
 def integer_duplicates(
@@ -43,7 +45,7 @@ def integer_duplicates(
     runs the GROUP BY).
     """
     if count == 0 or low is None or high is None:
-        return Duplicates(0, [])
+        return Duplicates(0, [], [])
     if count > MAX_VALUES or low < _INT64[0] or high > _INT64[1]:
         return None
     try:  # through Arrow: half the time of DuckDB's fetchnumpy here (0.12 vs 0.21 s for 10M values)
@@ -56,13 +58,15 @@ def integer_duplicates(
         counts = np.bincount(values - low, minlength=span)
         repeated = counts > 1
         failing = int(counts[repeated].sum())
-        first = np.flatnonzero(repeated)[:limit] + low
-        return Duplicates(failing, [int(v) for v in first])
+        first = np.flatnonzero(repeated)[:limit]
+        return Duplicates(failing, [int(v) for v in first + low], [int(c) for c in counts[first]])
     values = np.sort(values)  # a copy: a single-chunk Arrow column comes back read-only
     same = values[1:] == values[:-1]
     if not same.any():
-        return Duplicates(0, [])
+        return Duplicates(0, [], [])
     repeats = values[1:][same]  # sorted; a value seen k times appears k - 1 times here
     starts = np.concatenate(([True], repeats[1:] != repeats[:-1]))
     distinct = repeats[starts]
-    return Duplicates(int(same.sum()) + len(distinct), [int(v) for v in distinct[:limit]])
+    first = distinct[:limit]
+    counts = np.searchsorted(values, first, side="right") - np.searchsorted(values, first, side="left")
+    return Duplicates(int(same.sum()) + len(distinct), [int(v) for v in first], [int(c) for c in counts])
