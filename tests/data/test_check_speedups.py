@@ -242,7 +242,7 @@ def test_fast_paths_keep_the_meaning_of_checks(column: str, rule: dict, failing:
 
 
 def test_samples_fetched_in_parallel_equal_those_fetched_one_by_one(tmp_path) -> None:
-    """A Parquet file (sample queries two at a time on forks) and the same rows as a DataFrame (one by one)."""
+    """The first failing rows, whichever way they are fetched: a Parquet file, a glob of two, a DataFrame."""
     rng = np.random.default_rng(5)
     n = 30_000
     df = pd.DataFrame(
@@ -267,11 +267,21 @@ def test_samples_fetched_in_parallel_equal_those_fetched_one_by_one(tmp_path) ->
             "e": {"regex": r"^[^@]+@[^@]+$"},
         },
     }
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    df.iloc[:12_000].to_parquet(parts / "a.parquet", row_group_size=5_000)
+    df.iloc[12_000:].to_parquet(parts / "b.parquet", row_group_size=5_000)
     contract = Contract.from_dict(spec)
-    on_file, on_frame = contract.validate(path, sample=4), contract.validate(df, sample=4)
-    assert sum(1 for c in on_file.checks if c.sample) >= 6
-    for x, y in zip(on_file.checks, on_frame.checks, strict=True):
-        assert (x.name, x.failing, x.sample) == (y.name, y.failing, y.sample)
+    on_frame = contract.validate(df, sample=4)  # one query after another
+    assert sum(1 for c in on_frame.checks if c.sample) >= 6
+    on_file = contract.validate(path, sample=4)  # by row number, two at a time
+    on_glob = contract.validate(str(parts / "*.parquet"), sample=4)  # plain queries, two at a time
+    for other in (on_file, on_glob):
+        for x, y in zip(other.checks, on_frame.checks, strict=True):
+            assert (x.name, x.failing, x.sample) == (y.name, y.failing, y.sample)
+    no_keys = Contract.from_dict({"dataset": "t", "columns": {"a": {"min": -1}, "c": {"in": ["x"]}}})
+    for x, y in zip(no_keys.validate(path).checks, no_keys.validate(df).checks, strict=True):
+        assert x.sample == y.sample and (x.kind == "exists" or x.sample)
 
 
 def test_unique_samples_of_text_columns_and_other_keys() -> None:

@@ -196,7 +196,7 @@ def run_contract(
                 results.append(_foreign_key(p, rule, src, keys, rows, sample, references, stack))
         checked = [p for p in plans if p.kind not in ("references", "unique")]
         failed = [p for p in checked if p.result is None and p.error is None and p.failing]
-        jobs = [Job([*keys, p.column or ""], p.pred or "FALSE", p.params) for p in failed]
+        jobs = [Job([p.column or ""], p.pred or "FALSE", p.params, keys=keys) for p in failed]
         samples = dict(zip((p.name for p in failed), fetch_samples(src, jobs, sample), strict=True))
         results += [_finish(p, rows, samples.get(p.name, ())) for p in checked]
         if contract.rows is not None:
@@ -392,7 +392,7 @@ def _unique(p: _Plan, src: Bound, keys: list[str], rows: int, n: int) -> CheckRe
             values = {f"v{i}": v for i, v in enumerate(first)}
             where = f"{q} IN ({', '.join('$' + k for k in values)})"
             order = ", ".join([q] + [quote(k) for k in keys if k != p.column])  # ties by key: a stable sample
-            job = Job([*keys, p.column or ""], where, values, f" ORDER BY {order}")
+            job = Job([p.column or ""], where, values, f" ORDER BY {order}", keys)
             sample = sample_rows(src.engine, src.relation, job, n)
     except AssayError as exc:
         return CheckResult(p.name, p.column, p.kind, p.severity, False, 0, rows, (), f"not checked: {_first(exc)}")
@@ -449,7 +449,7 @@ def _foreign_key(
     p.pred = f"{q} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {relation} AS _r WHERE _r.{quote(ref_col)} = {q})"
     try:
         failing = int(src.engine.scalar(f"SELECT count(*) AS n FROM {src.relation} WHERE {p.pred}") or 0)
-        sample = sample_rows(src.engine, src.relation, Job([*keys, p.column or ""], p.pred), n) if failing else ()
+        sample = sample_rows(src.engine, src.relation, Job([p.column or ""], p.pred, keys=keys), n) if failing else ()
     except AssayError as exc:
         msg = f"not checked: {str(exc).splitlines()[0]}"
         return CheckResult(p.name, p.column, p.kind, p.severity, False, 0, rows, (), msg)
